@@ -1,0 +1,171 @@
+#pragma once
+
+#include "switchyard/error.hpp"
+#include "switchyard/time.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace switchyard {
+
+// -- request -----------------------------------------------------------------
+
+/// Who speaks a message.
+enum class role : uint8_t { system, user, assistant, tool };
+
+/// Returns "system", "user", "assistant" or "tool".
+std::string_view to_string(role r) noexcept;
+
+/// Parses a role name; "developer" reads as system.
+std::optional<role> parse_role(std::string_view name) noexcept;
+
+/// One part of a multi-part message. Text parts carry `text`; every other
+/// kind (images, audio, files) travels as its OpenAI-shaped JSON in `raw`.
+struct content_part {
+  std::string type = "text";
+  std::string text;
+  nlohmann::json raw;
+};
+
+/// A tool call made by the assistant; `arguments` is a JSON document as text.
+struct tool_call {
+  std::string id;
+  std::string name;
+  std::string arguments;
+};
+
+/// One turn of the conversation. Content is either plain `text` or, when
+/// `parts` is non-empty, the list of parts.
+struct message {
+  role from = role::user;
+  std::string text;
+  std::vector<content_part> parts;
+  std::string name;
+  std::string tool_call_id;
+  std::vector<tool_call> tool_calls;
+
+  /// Returns the text of the message: `text`, or its text parts joined.
+  std::string plain_text() const;
+};
+
+/// A provider-neutral chat request (OpenAI's shape is the lingua franca).
+struct chat_request {
+  /// Requested model; empty means "the deployment's model".
+  std::string model;
+  std::vector<message> messages;
+  std::optional<double> temperature;
+  std::optional<double> top_p;
+  std::optional<int64_t> max_tokens;
+  std::vector<std::string> stop;
+  bool stream = false;
+  /// Passed through in OpenAI's shape (adapters translate where needed).
+  nlohmann::json tools;
+  nlohmann::json tool_choice;
+  nlohmann::json response_format;
+  std::string user;
+  std::map<std::string, std::string> metadata;
+  /// Extra provider parameters, merged into the provider body untouched.
+  nlohmann::json extra = nlohmann::json::object();
+};
+
+// -- response ----------------------------------------------------------------
+
+/// Why the model stopped.
+enum class finish_reason : uint8_t {
+  stop,
+  length,
+  tool_calls,
+  content_filter,
+  error,
+  unknown,
+};
+
+/// Returns OpenAI's name of a finish reason ("stop", "length", ...).
+std::string_view to_string(finish_reason r) noexcept;
+
+/// Token accounting as the provider reported it.
+struct usage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t total_tokens = 0;
+};
+
+/// One attempt of a call: which deployment, how it ended, how long it took.
+struct attempt_record {
+  std::string deployment;
+  std::string provider;
+  std::string model;
+  /// Empty on success.
+  std::optional<error_class> cls;
+  int status = 0;
+  timespan latency{};
+  /// Why the engine moved on after this attempt ("fallback: overloaded"...).
+  std::string reason;
+};
+
+/// A complete answer, plus who gave it and how it was obtained.
+struct chat_response {
+  std::string id;
+  std::string text;
+  std::vector<tool_call> tool_calls;
+  finish_reason finish = finish_reason::unknown;
+  /// The provider's own finish reason string ("end_turn", "STOP", ...).
+  std::string finish_raw;
+  switchyard::usage usage;
+  std::string provider;
+  std::string model;
+  std::vector<attempt_record> attempts;
+};
+
+// -- streaming ---------------------------------------------------------------
+
+/// The stream is open: who answers.
+struct stream_start {
+  std::string id;
+  std::string provider;
+  std::string model;
+};
+
+/// A piece of the answer's text.
+struct text_delta {
+  std::string text;
+};
+
+/// A piece of a tool call; `index` identifies the call across deltas.
+struct tool_call_delta {
+  int index = 0;
+  std::string id;
+  std::string name;
+  std::string arguments;
+};
+
+/// Something the caller should know mid-stream (a fallback, a restart).
+struct stream_notice {
+  std::string kind;
+  std::string message;
+};
+
+/// The stream ended normally.
+struct stream_end {
+  finish_reason finish = finish_reason::unknown;
+  std::string finish_raw;
+  std::optional<switchyard::usage> usage;
+  std::vector<attempt_record> attempts;
+};
+
+/// The stream ended with an error; never a silent truncation.
+struct stream_error {
+  switchyard::failure failure;
+};
+
+/// Everything a streamed call delivers, in order.
+using stream_event = std::variant<stream_start, text_delta, tool_call_delta,
+                                  stream_notice, stream_end, stream_error>;
+
+} // namespace switchyard

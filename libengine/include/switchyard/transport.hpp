@@ -1,0 +1,123 @@
+#pragma once
+
+#include "switchyard/error.hpp"
+#include "switchyard/http.hpp"
+#include "switchyard/time.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace switchyard {
+
+/// How a transfer ended below the HTTP level.
+enum class transport_error : uint8_t {
+  none,
+  connect_failed,
+  dns,
+  tls,
+  connect_timeout,
+  first_byte_timeout,
+  idle_timeout,
+  total_timeout,
+  too_large,
+  cancelled,
+  send_failed,
+  recv_failed,
+  other,
+};
+
+/// Returns a snake_case name of a transport error.
+std::string_view to_string(transport_error e) noexcept;
+
+/// Maps a transport error to the engine's error classes (timeouts to
+/// `timeout`, refused / reset / DNS / TLS to `connection`, ...).
+failure classify_transport_error(transport_error e, std::string detail);
+
+/// Per-transfer timeouts; unset means "no limit".
+struct transfer_timeouts {
+  std::optional<timespan> connect = std::chrono::seconds{10};
+  /// From the start of the transfer to the first response byte.
+  std::optional<timespan> first_byte;
+  /// Between two received chunks (streams).
+  std::optional<timespan> idle;
+  /// The whole transfer (non-streaming only; it would kill healthy streams).
+  std::optional<timespan> total;
+};
+
+/// One HTTP exchange to run.
+struct http_job {
+  http_request request;
+  transfer_timeouts timeouts;
+  /// Deliver the body as chunks while it arrives instead of at the end.
+  bool stream = false;
+};
+
+/// How a transfer ended: an HTTP response, or a transport error.
+struct transfer_result {
+  transport_error error = transport_error::none;
+  std::string detail;
+  /// Status, headers and (non-streaming) body; status 0 if none arrived.
+  http_response response;
+  timespan elapsed{};
+};
+
+/// Receives a transfer's progress. Called on the transport thread only: an
+/// implementation forwards by message and never blocks.
+class transfer_sink {
+public:
+  virtual ~transfer_sink() = default;
+
+  /// The status line and headers arrived (streams only).
+  virtual void on_head(int status, const header_list& headers) = 0;
+
+  /// A piece of the body arrived (streams only).
+  virtual void on_chunk(std::string_view chunk) = 0;
+
+  /// The transfer ended; called exactly once per submitted job.
+  virtual void on_complete(transfer_result result) = 0;
+};
+
+/// Settings of the transport loop.
+struct transport_config {
+  /// Connections kept per host (CURLMOPT_MAX_HOST_CONNECTIONS).
+  long max_host_connections = 256;
+  /// Connection cache size (CURLMOPT_MAXCONNECTS); 0 = 4 × per host.
+  long max_connections = 0;
+  /// CA bundle; empty means the system default.
+  std::string ca_file;
+  /// Skip TLS verification; needs explicit config and logs a warning.
+  bool insecure_skip_verify = false;
+  /// Larger responses fail with `too_large`.
+  size_t max_response_bytes = size_t{64} << 20;
+};
+
+/// The HTTP client: one libcurl multi loop on its own thread. Thread-safe:
+/// `submit` and `cancel` may be called from any thread.
+class transport {
+public:
+  explicit transport(transport_config cfg = {});
+  ~transport();
+
+  transport(const transport&) = delete;
+  transport& operator=(const transport&) = delete;
+
+  /// Queues a job; the sink hears about it on the transport thread.
+  /// Returns the job id to cancel it with.
+  uint64_t submit(http_job job, std::shared_ptr<transfer_sink> sink);
+
+  /// Cancels a job: its connection is freed at once and its sink gets
+  /// `on_complete` with `transport_error::cancelled` (unless it completed).
+  void cancel(uint64_t id);
+
+  /// Number of transfers currently running or queued.
+  size_t in_flight() const noexcept;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace switchyard

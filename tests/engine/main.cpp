@@ -1,0 +1,7 @@
+// The engine test binary's runner: every other file here is one suite.
+#define CAF_TEST_NO_MAIN
+#include <caf/test/unit_test_impl.hpp>
+
+int main(int argc, char** argv) {
+  return caf::test::main(argc, argv);
+}
