@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Builds Switchyard and runs every test: a normal build and an ASan+UBSan
+# build (both must pass), the format check, clang-tidy (report only) and a
+# short fuzz run. Usage: scripts/test.sh [--quick]  (--quick: normal build
+# and its tests only). FUZZ_SECONDS (default 60) bounds the fuzz run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+jobs=$(nproc)
+
+step() { printf '\n== %s\n' "$*"; }
+
+run_suite() { # build-dir, extra cmake args...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DSWITCHYARD_BUILD_BENCH=ON "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  (cd "$dir" && ctest --output-on-failure -j"$jobs" \
+     --output-junit "junit.xml" --timeout 600)
+}
+
+step "format check (clang-format)"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
+clang-format --dry-run -Werror "${sources[@]}"
+
+step "build and test (RelWithDebInfo)"
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+[ $quick = 1 ] && exit 0
+
+step "build and test (ASan + UBSan)"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  run_suite build-asan -DCMAKE_BUILD_TYPE=Debug \
+    -DSWITCHYARD_SANITIZERS="address;undefined" -DSWITCHYARD_BUILD_BENCH=OFF
+
+step "clang-tidy (report only)"
+scripts/tidy.sh build || true
+
+step "fuzz (${FUZZ_SECONDS:-60} s per target)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
