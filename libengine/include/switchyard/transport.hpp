@@ -94,23 +94,35 @@ struct transport_config {
   size_t max_response_bytes = size_t{64} << 20;
 };
 
+/// Something that runs HTTP jobs: the real transport, or a test's fake.
+/// Implementations are thread-safe.
+class http_client {
+public:
+  virtual ~http_client() = default;
+
+  /// Queues a job; the sink hears about it on the client's own thread.
+  /// Returns the job id to cancel it with.
+  virtual uint64_t submit(http_job job, std::shared_ptr<transfer_sink> sink)
+      = 0;
+
+  /// Cancels a job: its connection is freed at once and its sink gets
+  /// `on_complete` with `transport_error::cancelled` (unless it completed).
+  virtual void cancel(uint64_t id) = 0;
+};
+
 /// The HTTP client: one libcurl multi loop on its own thread. Thread-safe:
 /// `submit` and `cancel` may be called from any thread.
-class transport {
+class transport final : public http_client {
 public:
   explicit transport(transport_config cfg = {});
-  ~transport();
+  ~transport() override;
 
   transport(const transport&) = delete;
   transport& operator=(const transport&) = delete;
 
-  /// Queues a job; the sink hears about it on the transport thread.
-  /// Returns the job id to cancel it with.
-  uint64_t submit(http_job job, std::shared_ptr<transfer_sink> sink);
+  uint64_t submit(http_job job, std::shared_ptr<transfer_sink> sink) override;
 
-  /// Cancels a job: its connection is freed at once and its sink gets
-  /// `on_complete` with `transport_error::cancelled` (unless it completed).
-  void cancel(uint64_t id);
+  void cancel(uint64_t id) override;
 
   /// Number of transfers currently running or queued.
   size_t in_flight() const noexcept;
