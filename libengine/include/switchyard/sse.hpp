@@ -39,19 +39,20 @@ public:
   bool has_pending() const noexcept;
 
 private:
+  void consume(std::string_view bytes, std::vector<sse_event>& out);
   void process_line(std::string_view line, std::vector<sse_event>& out);
   void dispatch(std::vector<sse_event>& out);
 
-  std::string line_; // partial line carried over between feeds
-  bool seen_bom_check_ = false;
-  bool pending_cr_ = false; // last byte was CR: a following LF is eaten
-  std::string event_type_;
-  std::string data_;
-  bool data_seen_ = false;
-  std::string last_id_;
-  std::optional<int64_t> block_retry_;
-  std::optional<int64_t> retry_;
-  bool block_has_fields_ = false;
+  std::string line_;       // partial line carried over between feeds
+  std::string event_type_; // event type buffer
+  std::string data_;       // data buffer, one trailing LF per data line
+  std::string last_id_;    // last event ID buffer; survives dispatch
+  std::optional<int64_t> block_retry_; // `retry` of the current block
+  std::optional<int64_t> retry_;       // reconnection time
+  uint8_t bom_matched_ = 0;            // leading BOM bytes matched so far
+  bool bom_done_ = false;              // past the point where a BOM may appear
+  bool pending_cr_ = false;       // last byte was CR: a following LF is eaten
+  bool block_has_fields_ = false; // a field line since the last blank line
 };
 
 } // namespace switchyard
