@@ -1,0 +1,223 @@
+#include "switchyard/engine.hpp"
+
+#include "call_actor.hpp"
+#include "runtime.hpp"
+#include "supervisor.hpp"
+#include "switchyard/actors.hpp"
+
+#include <array>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <caf/all.hpp>
+
+namespace switchyard {
+
+struct engine::impl {
+  /// Calls in flight, sharded so that concurrent callers rarely contend.
+  struct shard {
+    std::mutex mtx;
+    std::unordered_map<uint64_t, caf::actor> calls;
+    /// Calls that finished before `complete` registered them.
+    std::unordered_set<uint64_t> finished_early;
+  };
+
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  std::shared_ptr<engine_core> core;
+  supervisor_actor sup;
+  std::atomic<uint64_t> next_id{1};
+  std::atomic<bool> accepting{true};
+  std::atomic<bool> stopped{false};
+  std::array<shard, 16> shards;
+  std::mutex idle_mtx;
+  std::condition_variable idle_cv;
+  std::atomic<uint64_t> running{0};
+
+  shard& shard_of(uint64_t id) {
+    return shards[id % shards.size()];
+  }
+
+  void call_done(uint64_t id) {
+    auto& s = shard_of(id);
+    {
+      std::lock_guard guard{s.mtx};
+      if (s.calls.erase(id) == 0)
+        s.finished_early.insert(id);
+    }
+    if (running.fetch_sub(1) == 1) {
+      std::lock_guard guard{idle_mtx};
+      idle_cv.notify_all();
+    }
+  }
+};
+
+engine::engine(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
+  // nop
+}
+
+engine::~engine() {
+  shutdown();
+}
+
+expected<std::unique_ptr<engine>, std::string>
+engine::create(engine_config cfg, engine_options opts) {
+  if (cfg.routes.empty())
+    return unexpected{std::string{"configuration has no routes"}};
+  auto ptr = std::make_unique<impl>();
+  auto threads
+      = cfg.engine.threads != 0
+            ? size_t{cfg.engine.threads}
+            : size_t{std::max(1u, std::thread::hardware_concurrency())};
+  ptr->cfg.set("scheduler.max-threads", threads);
+  ptr->sys = std::make_unique<caf::actor_system>(ptr->cfg);
+  auto client = opts.client;
+  if (!client)
+    client = std::make_shared<transport>(cfg.engine.transport);
+  auto seed = opts.seed != 0 ? opts.seed : std::random_device{}();
+  auto now = ptr->sys->clock().now();
+  ptr->core = std::make_shared<engine_core>(std::move(cfg), std::move(client),
+                                            std::move(opts.events), seed, now);
+  ptr->sup = ptr->sys->spawn(supervisor, ptr->core);
+  // Wait until every provider actor is registered before taking calls.
+  caf::scoped_actor waiter{*ptr->sys};
+  bool ready = false;
+  waiter->request(ptr->sup, std::chrono::seconds{10}, providers_atom::value)
+      .receive([&](const std::vector<provider_actor>&) { ready = true; },
+               [&](caf::error&) { ready = false; });
+  if (!ready)
+    return unexpected{std::string{"engine failed to start its providers"}};
+  return std::unique_ptr<engine>{new engine(std::move(ptr))};
+}
+
+expected<std::unique_ptr<engine>, std::string>
+engine::from_file(const std::string& path, engine_options opts) {
+  auto cfg = load_config_file(path);
+  if (!cfg)
+    return unexpected{to_string(cfg.error())};
+  return create(std::move(*cfg), std::move(opts));
+}
+
+expected<std::unique_ptr<engine>, std::string>
+engine::from_json(std::string_view json, engine_options opts) {
+  auto cfg = parse_config(json);
+  if (!cfg)
+    return unexpected{to_string(cfg.error())};
+  return create(std::move(*cfg), std::move(opts));
+}
+
+uint64_t engine::complete(chat_request req, call_options opts,
+                          call_callback done) {
+  auto& d = *impl_;
+  if (!d.accepting.load()) {
+    call_error err;
+    err.failure.cls = error_class::cancelled;
+    err.failure.code = "shutdown";
+    err.failure.message = "the engine is shutting down";
+    done(unexpected{std::move(err)});
+    return 0;
+  }
+  auto id = d.next_id.fetch_add(1);
+  d.running.fetch_add(1);
+  auto wrapped = [&d, id, done = std::move(done)](call_result r) {
+    done(std::move(r));
+    d.call_done(id);
+  };
+  auto hdl = d.sys->spawn(call_actor, d.core, id,
+                          std::make_shared<const chat_request>(std::move(req)),
+                          std::move(opts), call_callback{std::move(wrapped)});
+  auto& s = d.shard_of(id);
+  std::lock_guard guard{s.mtx};
+  if (s.finished_early.erase(id) == 0)
+    s.calls.emplace(id, std::move(hdl));
+  return id;
+}
+
+std::future<call_result> engine::complete(chat_request req, call_options opts) {
+  auto promise = std::make_shared<std::promise<call_result>>();
+  auto fut = promise->get_future();
+  complete(std::move(req), std::move(opts),
+           [promise](call_result r) { promise->set_value(std::move(r)); });
+  return fut;
+}
+
+void engine::cancel(uint64_t call_id) {
+  auto& s = impl_->shard_of(call_id);
+  caf::actor hdl;
+  {
+    std::lock_guard guard{s.mtx};
+    auto i = s.calls.find(call_id);
+    if (i == s.calls.end())
+      return;
+    hdl = i->second;
+  }
+  caf::anon_send(hdl, cancel_atom::value);
+}
+
+std::vector<deployment_status> engine::status() const {
+  auto& d = *impl_;
+  std::vector<deployment_status> out;
+  caf::scoped_actor self{*d.sys};
+  for (size_t i = 0; i < d.core->deployments.size(); ++i) {
+    auto& rt = *d.core->deployments[i];
+    deployment_status st;
+    st.name = rt.config.name;
+    st.provider = rt.config.provider;
+    st.model = rt.config.ep.model;
+    st.breaker = "unknown";
+    self->request(d.core->directory.get(i), std::chrono::seconds{2},
+                  status_atom::value)
+        .receive(
+            [&](deployment_status& x) { st = std::move(x); },
+            [&](caf::error&) { st.in_flight = rt.board.in_flight.load(); });
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+void engine::shutdown(timespan drain) {
+  auto& d = *impl_;
+  if (d.stopped.exchange(true))
+    return;
+  d.accepting = false;
+  {
+    std::unique_lock guard{d.idle_mtx};
+    d.idle_cv.wait_for(guard, drain, [&] { return d.running.load() == 0; });
+  }
+  if (d.running.load() != 0) {
+    for (auto& s : d.shards) {
+      std::lock_guard guard{s.mtx};
+      for (auto& [id, hdl] : s.calls)
+        caf::anon_send(hdl, cancel_atom::value);
+    }
+    std::unique_lock guard{d.idle_mtx};
+    d.idle_cv.wait_for(guard, std::chrono::seconds{5},
+                       [&] { return d.running.load() == 0; });
+  }
+  caf::anon_send_exit(d.sup, caf::exit_reason::user_shutdown);
+  d.sup = nullptr;
+  d.sys->await_all_actors_done();
+  // No actor runs any more: stop the transport, then the actor system.
+  d.core.reset();
+  d.sys.reset();
+}
+
+bool engine::crash_provider(const std::string& deployment) {
+  auto& d = *impl_;
+  if (d.core == nullptr
+      || d.core->deployment_index.find(deployment)
+             == d.core->deployment_index.end())
+    return false;
+  caf::anon_send(d.sup, crash_atom::value, deployment);
+  return true;
+}
+
+const engine_config& engine::config() const noexcept {
+  return *impl_->core->config;
+}
+
+} // namespace switchyard

@@ -1,0 +1,62 @@
+#pragma once
+
+#include "runtime.hpp"
+#include "switchyard/actors.hpp"
+#include "switchyard/policy/backoff.hpp"
+
+#include <deque>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+#include <caf/typed_response_promise.hpp>
+
+namespace switchyard {
+
+/// State of a PROVIDER actor. Policies live in the deployment runtime so that
+/// they survive a restart; this holds only the calls in flight.
+struct provider_state {
+  static inline const char* name = "provider";
+
+  /// A call admitted to this deployment.
+  struct pending_call {
+    deployment_call call;
+    caf::typed_response_promise<deployment_result> promise;
+    deployment_result result;
+    std::optional<switchyard::backoff> backoff;
+    uint32_t retries = 0;
+    /// Attempt key of the transfer in flight (0 while waiting to retry).
+    uint64_t key = 0;
+    uint64_t job = 0;
+    /// Generation of the retry timer; a stale timer carries an old one.
+    uint64_t generation = 0;
+    time_point attempt_start{};
+    /// True while this call holds one of the breaker's half-open probes.
+    bool probe = false;
+  };
+
+  /// A call waiting for an in-flight slot.
+  struct queued_call {
+    deployment_call call;
+    caf::typed_response_promise<deployment_result> promise;
+    bool probe = false;
+  };
+
+  std::shared_ptr<engine_core> core;
+  std::shared_ptr<deployment_runtime> rt;
+  std::unordered_map<uint64_t, pending_call> calls;
+  /// Attempt key -> call id.
+  std::unordered_map<uint64_t, uint64_t> keys;
+  std::deque<queued_call> queue;
+
+  /// Answers every call still here (the actor is stopping or crashed), so
+  /// that callers fail over instead of hanging, and frees their transfers.
+  ~provider_state();
+};
+
+/// Spawns the provider behaviour for deployment `index` of `core`.
+provider_actor::behavior_type
+provider(provider_actor::stateful_pointer<provider_state> self,
+         std::shared_ptr<engine_core> core, size_t index);
+
+} // namespace switchyard

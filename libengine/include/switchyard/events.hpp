@@ -1,0 +1,108 @@
+#pragma once
+
+#include "switchyard/error.hpp"
+#include "switchyard/time.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace switchyard {
+
+/// An attempt on a deployment began.
+struct attempt_started {
+  uint64_t call_id = 0;
+  std::string deployment;
+  uint32_t attempt = 0;
+  timespan timeout{};
+};
+
+/// An attempt ended; `cls` is empty on success.
+struct attempt_finished {
+  uint64_t call_id = 0;
+  std::string deployment;
+  uint32_t attempt = 0;
+  std::optional<error_class> cls;
+  int status = 0;
+  timespan latency{};
+};
+
+/// The same deployment will be tried again after `wait`.
+struct retry_scheduled {
+  uint64_t call_id = 0;
+  std::string deployment;
+  error_class cls = error_class::server_error;
+  timespan wait{};
+  /// True when the wait came from the server's hint.
+  bool from_server = false;
+};
+
+/// The call moved from one deployment to the next.
+struct fallback_taken {
+  uint64_t call_id = 0;
+  std::string from;
+  std::string to;
+  std::string reason;
+};
+
+/// What happened to a hedge.
+enum class hedge_phase : uint8_t { fired, won, cancelled };
+
+/// A hedged attempt was started, won, or was cancelled.
+struct hedge_event {
+  uint64_t call_id = 0;
+  std::string deployment;
+  hedge_phase phase = hedge_phase::fired;
+};
+
+/// A deployment's circuit breaker changed state.
+struct breaker_changed {
+  std::string deployment;
+  std::string from;
+  std::string to;
+  /// When an open breaker admits calls again (open transitions only).
+  timespan open_for{};
+};
+
+/// A provider actor was restarted by its supervisor.
+struct provider_restarted {
+  std::string deployment;
+  std::string reason;
+  uint32_t restarts_in_window = 0;
+  /// True when the restart-intensity limit was hit and the deployment is
+  /// marked down.
+  bool marked_down = false;
+};
+
+/// A call ended (success when `cls` is empty).
+struct call_finished {
+  uint64_t call_id = 0;
+  std::string route;
+  std::string deployment;
+  std::optional<error_class> cls;
+  uint32_t attempts = 0;
+  timespan latency{};
+};
+
+/// Everything the engine reports about its work.
+using engine_event
+    = std::variant<attempt_started, attempt_finished, retry_scheduled,
+                   fallback_taken, hedge_event, breaker_changed,
+                   provider_restarted, call_finished>;
+
+/// Receives engine events. Called from engine threads, concurrently: an
+/// implementation is thread-safe and never blocks.
+class event_sink {
+public:
+  virtual ~event_sink() = default;
+
+  /// Reports one event.
+  virtual void on_event(const engine_event& ev) = 0;
+};
+
+/// Renders an event as one human-readable line.
+std::string to_string(const engine_event& ev);
+
+} // namespace switchyard
