@@ -336,7 +336,8 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         auto& rt = *st.rt;
         auto now = self->clock().now();
         rt.budget.record_request(now);
-        auto promise = self->make_response_promise<deployment_result>();
+        // Rejections return a value; the promise is taken only for calls that
+        // stay (taking it marks the request as answered by the promise).
         if (auto down = rt.board.down_until_ns.load(std::memory_order_relaxed);
             down != 0 && from_ns(down) > now) {
           auto f = rt.down_reason;
@@ -376,9 +377,11 @@ provider(provider_actor::stateful_pointer<provider_state> self,
                                   + " reached and its queue is full"),
                 now);
           }
+          auto promise = self->make_response_promise<deployment_result>();
           st.queue.push_back({std::move(call), promise, probe});
           return promise;
         }
+        auto promise = self->make_response_promise<deployment_result>();
         admit(self, std::move(call), promise, probe);
         return promise;
       },
