@@ -1,0 +1,54 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchyard::mock {
+
+/// 64-bit FNV-1a, stable across builds and platforms (std::hash is not).
+constexpr uint64_t fnv1a(std::string_view bytes,
+                         uint64_t hash = 0xcbf29ce484222325ULL) noexcept {
+  for (unsigned char c : bytes) {
+    hash ^= c;
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+/// One message of a conversation, reduced to role and plain text.
+struct message {
+  /// "system", "user" or "assistant" (Gemini's "model" maps to "assistant").
+  std::string role;
+  std::string text;
+};
+
+/// The deterministic answer to a conversation and its token counts.
+struct answer {
+  /// The text the mock answers with (for a prefill: only the remainder).
+  std::string text;
+  /// Whitespace-separated words in all messages, prefill included.
+  int64_t prompt_tokens = 0;
+  /// Whitespace-separated words in `text`.
+  int64_t completion_tokens = 0;
+};
+
+/// Counts whitespace-separated words.
+int64_t count_words(std::string_view text) noexcept;
+
+/// The full answer text of `words` words for (seed, model, messages).
+std::string answer_text(uint64_t seed, std::string_view model,
+                        const std::vector<message>& messages, int64_t words);
+
+/// Answers a conversation. When the last message is an assistant prefill,
+/// the answer is the full answer to the conversation without it, minus the
+/// prefill when the prefill is a prefix of it (else the full answer).
+answer make_answer(uint64_t seed, std::string_view model,
+                   const std::vector<message>& messages, int64_t words);
+
+/// Splits text into stream pieces: a new piece starts at every space, so the
+/// pieces are "first", " second", " third" and concatenate to the text.
+std::vector<std::string_view> stream_pieces(std::string_view text);
+
+} // namespace switchyard::mock
