@@ -1,0 +1,340 @@
+// The OpenAI chat wire format, spoken by OpenAI itself, Azure OpenAI and the
+// many OpenAI-compatible servers (vLLM, llama.cpp, Ollama, gateways).
+
+#include "wire.hpp"
+
+namespace switchyard::wire {
+
+namespace {
+
+json openai_tool_calls(const std::vector<tool_call>& calls) {
+  json out = json::array();
+  for (const auto& c : calls)
+    out.push_back(
+        {{"id", c.id},
+         {"type", "function"},
+         {"function", {{"name", c.name}, {"arguments", c.arguments}}}});
+  return out;
+}
+
+/// Text of an OpenAI `content`: a string, null, or a list of parts.
+std::string content_text(const json* content) {
+  if (content == nullptr)
+    return {};
+  if (content->is_string())
+    return content->get<std::string>();
+  std::string out;
+  if (content->is_array())
+    for (const auto& part : *content)
+      out += string_of(part, "text");
+  return out;
+}
+
+std::vector<tool_call> parse_tool_calls(const json& msg) {
+  std::vector<tool_call> out;
+  auto calls = member(msg, "tool_calls");
+  if (calls == nullptr || !calls->is_array())
+    return out;
+  for (const auto& c : *calls) {
+    tool_call tc;
+    tc.id = string_of(c, "id");
+    if (auto fn = member(c, "function")) {
+      tc.name = string_of(*fn, "name");
+      auto args = member(*fn, "arguments");
+      if (args != nullptr)
+        tc.arguments
+            = args->is_string() ? args->get<std::string>() : dump(*args);
+    }
+    out.push_back(std::move(tc));
+  }
+  return out;
+}
+
+usage parse_usage(const json& doc) {
+  usage u;
+  auto node = member(doc, "usage");
+  if (node == nullptr || !node->is_object())
+    return u;
+  u.prompt_tokens = int_of(*node, "prompt_tokens").value_or(0);
+  u.completion_tokens = int_of(*node, "completion_tokens").value_or(0);
+  u.total_tokens = int_of(*node, "total_tokens")
+                       .value_or(u.prompt_tokens + u.completion_tokens);
+  return u;
+}
+
+/// Decodes OpenAI's `chat.completion.chunk` (and `text_completion`) stream.
+class openai_decoder final : public stream_decoder {
+public:
+  std::optional<failure> on_event(const sse_event& ev,
+                                  std::vector<stream_event>& out) override {
+    if (finished_)
+      return std::nullopt;
+    std::string_view data = ev.data;
+    while (!data.empty() && (data.back() == ' ' || data.back() == '\r'))
+      data.remove_suffix(1);
+    if (data == "[DONE]") {
+      finished_ = true;
+      start(out);
+      emit(out,
+           stream_end{openai_finish(finish_raw_), finish_raw_, usage_, {}});
+      return std::nullopt;
+    }
+    if (data.empty())
+      return std::nullopt;
+    auto doc = parse_json(data, "stream chunk", 200);
+    if (!doc)
+      return doc.error();
+    if (is_error_document(*doc))
+      return classify_error_json(200, {}, *doc, std::nullopt);
+    if (auto u = member(*doc, "usage"); u != nullptr && u->is_object())
+      usage_ = parse_usage(*doc);
+    auto choices = member(*doc, "choices");
+    if (choices == nullptr || !choices->is_array() || choices->empty())
+      return std::nullopt;
+    if (!started_) {
+      id_ = string_of(*doc, "id");
+      model_ = string_of(*doc, "model");
+    }
+    start(out);
+    const auto& choice = choices->front();
+    if (auto delta = member(choice, "delta")) {
+      text(content_text(member(*delta, "content")), out);
+      if (auto calls = member(*delta, "tool_calls");
+          calls != nullptr && calls->is_array())
+        for (size_t i = 0; i < calls->size(); ++i)
+          tool_delta((*calls)[i], static_cast<int>(i), out);
+    }
+    text(string_of(choice, "text"), out);
+    if (auto reason = string_of(choice, "finish_reason"); !reason.empty())
+      finish_raw_ = std::move(reason);
+    return std::nullopt;
+  }
+
+  bool finished() const noexcept override {
+    return finished_;
+  }
+
+  bool produced_content() const noexcept override {
+    return produced_;
+  }
+
+private:
+  void start(std::vector<stream_event>& out) {
+    if (started_)
+      return;
+    started_ = true;
+    emit(out, stream_start{id_, "", model_});
+  }
+
+  void text(std::string s, std::vector<stream_event>& out) {
+    if (s.empty())
+      return;
+    produced_ = true;
+    emit(out, text_delta{std::move(s)});
+  }
+
+  void tool_delta(const json& call, int position,
+                  std::vector<stream_event>& out) {
+    tool_call_delta d;
+    d.index = static_cast<int>(int_of(call, "index").value_or(position));
+    d.id = string_of(call, "id");
+    if (auto fn = member(call, "function")) {
+      d.name = string_of(*fn, "name");
+      d.arguments = string_of(*fn, "arguments");
+    }
+    produced_ = true;
+    emit(out, std::move(d));
+  }
+
+  bool started_ = false;
+  bool finished_ = false;
+  bool produced_ = false;
+  std::string id_;
+  std::string model_;
+  std::string finish_raw_;
+  std::optional<usage> usage_;
+};
+
+/// One class for the three chat-completions dialects; they differ only in
+/// addressing and authentication.
+class openai_family final : public adapter {
+public:
+  explicit openai_family(provider_kind k) : kind_(k) {
+    // nop
+  }
+
+  provider_kind kind() const noexcept override {
+    return kind_;
+  }
+
+  expected<http_request, failure>
+  build_request(const chat_request& req, const endpoint& ep) const override {
+    auto name = std::string{to_string(kind_)};
+    http_request out;
+    json body = json::object();
+    if (kind_ == provider_kind::azure_openai) {
+      if (ep.base_url.empty() || ep.deployment.empty()
+          || ep.api_version.empty())
+        return unexpected{bad_request(
+            name + ": endpoint needs base_url, deployment and api_version")};
+      out.url
+          = join_url(ep.base_url, "",
+                     "/openai/deployments/" + ep.deployment
+                         + "/chat/completions?api-version=" + ep.api_version);
+    } else {
+      auto model = resolve_model(req, ep);
+      if (model.empty() && kind_ == provider_kind::openai_chat)
+        return unexpected{bad_request(name + ": no model given")};
+      if (ep.base_url.empty() && kind_ == provider_kind::openai_compatible)
+        return unexpected{bad_request(name + ": endpoint has no base_url")};
+      out.url = join_url(ep.base_url.empty() ? "https://api.openai.com"
+                                             : ep.base_url,
+                         "/v1", "/chat/completions");
+      if (!model.empty())
+        body["model"] = model;
+    }
+    if (req.messages.empty())
+      return unexpected{bad_request(name + ": request has no messages")};
+    auto messages = openai_messages(req);
+    if (!messages)
+      return unexpected{messages.error()};
+    body["messages"] = std::move(*messages);
+    add_openai_options(body, req);
+    merge_extra(body, req.extra);
+    out.body = dump(body);
+    add_headers(out.headers, ep, req.stream,
+                kind_ == provider_kind::azure_openai ? "api-key" : "x-api-key",
+                kind_ == provider_kind::azure_openai);
+    return out;
+  }
+
+  expected<chat_response, failure>
+  parse_response(const http_response& resp) const override {
+    return parse_openai_response(resp);
+  }
+
+  std::unique_ptr<stream_decoder> make_stream_decoder() const override {
+    return make_openai_decoder();
+  }
+
+  failure classify(const http_response& resp, wall_time now) const override {
+    return classify_error(resp.status, resp.headers, resp.body, now);
+  }
+
+private:
+  provider_kind kind_;
+};
+
+} // namespace
+
+expected<json, failure> openai_messages(const chat_request& req) {
+  json out = json::array();
+  for (const auto& m : req.messages) {
+    json msg = {{"role", std::string{to_string(m.from)}}};
+    if (!m.parts.empty()) {
+      json parts = json::array();
+      for (const auto& p : m.parts) {
+        if (p.type == "text")
+          parts.push_back({{"type", "text"}, {"text", p.text}});
+        else if (p.raw.is_object())
+          parts.push_back(p.raw);
+        else
+          return unexpected{bad_request("content part of type '" + p.type
+                                        + "' carries no body")};
+      }
+      msg["content"] = std::move(parts);
+    } else if (m.text.empty() && !m.tool_calls.empty()) {
+      msg["content"] = nullptr;
+    } else {
+      msg["content"] = m.text;
+    }
+    if (!m.name.empty())
+      msg["name"] = m.name;
+    if (!m.tool_call_id.empty())
+      msg["tool_call_id"] = m.tool_call_id;
+    if (!m.tool_calls.empty())
+      msg["tool_calls"] = openai_tool_calls(m.tool_calls);
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+void add_openai_options(json& body, const chat_request& req) {
+  if (req.temperature)
+    body["temperature"] = *req.temperature;
+  if (req.top_p)
+    body["top_p"] = *req.top_p;
+  if (req.max_tokens)
+    body["max_tokens"] = *req.max_tokens;
+  if (!req.stop.empty())
+    body["stop"] = req.stop;
+  if (req.stream) {
+    body["stream"] = true;
+    body["stream_options"] = {{"include_usage", true}};
+  }
+  // OpenAI rejects a tool_choice without tools.
+  if (!req.tools.is_null() && !(req.tools.is_array() && req.tools.empty())) {
+    body["tools"] = req.tools;
+    if (!req.tool_choice.is_null())
+      body["tool_choice"] = req.tool_choice;
+  }
+  if (!req.response_format.is_null())
+    body["response_format"] = req.response_format;
+  if (!req.user.empty())
+    body["user"] = req.user;
+  if (!req.metadata.empty())
+    body["metadata"] = req.metadata;
+}
+
+expected<chat_response, failure> parse_openai_response(const http_response& r) {
+  auto doc = parse_json(r.body, "response body", r.status);
+  if (!doc)
+    return unexpected{doc.error()};
+  if (is_error_document(*doc))
+    return unexpected{
+        classify_error_json(r.status, r.headers, *doc, std::nullopt)};
+  auto choices = member(*doc, "choices");
+  if (choices == nullptr || !choices->is_array() || choices->empty()
+      || !choices->front().is_object())
+    return unexpected{malformed("response has no choices", r.status)};
+  const auto& choice = choices->front();
+  chat_response out;
+  out.id = string_of(*doc, "id");
+  out.model = string_of(*doc, "model");
+  if (auto msg = member(choice, "message");
+      msg != nullptr && msg->is_object()) {
+    out.text = content_text(member(*msg, "content"));
+    out.tool_calls = parse_tool_calls(*msg);
+  } else if (auto text = member(choice, "text");
+             text != nullptr && text->is_string()) {
+    out.text = text->get<std::string>();
+  } else {
+    return unexpected{
+        malformed("choices[0] has neither a message nor a text", r.status)};
+  }
+  out.finish_raw = string_of(choice, "finish_reason");
+  out.finish = openai_finish(out.finish_raw);
+  out.usage = parse_usage(*doc);
+  return out;
+}
+
+std::unique_ptr<stream_decoder> make_openai_decoder() {
+  return std::make_unique<openai_decoder>();
+}
+
+const adapter& openai_chat_adapter() {
+  static const openai_family instance{provider_kind::openai_chat};
+  return instance;
+}
+
+const adapter& openai_compatible_adapter() {
+  static const openai_family instance{provider_kind::openai_compatible};
+  return instance;
+}
+
+const adapter& azure_openai_adapter() {
+  static const openai_family instance{provider_kind::azure_openai};
+  return instance;
+}
+
+} // namespace switchyard::wire
