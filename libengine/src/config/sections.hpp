@@ -1,0 +1,60 @@
+#pragma once
+
+// Internal to the config parser: the policy sections shared by `defaults`,
+// routes and deployments. Each `apply_*` overlays the keys present in a JSON
+// object onto settings that already hold the inherited values.
+
+#include "reader.hpp"
+#include "switchyard/config.hpp"
+#include "switchyard/policy/settings.hpp"
+#include "switchyard/transport.hpp"
+
+#include <string>
+
+namespace switchyard::config_detail {
+
+/// Config names of the balance strategies.
+const name_table<balance_strategy>& strategy_names();
+
+/// Config names of the stream failover modes.
+const name_table<stream_failover>& stream_failover_names();
+
+/// Overlays a `breaker` object.
+void apply_breaker(reader& rd, const json& obj, const std::string& path,
+                   breaker_settings& out);
+
+/// Overlays a `backoff` object.
+void apply_backoff(reader& rd, const json& obj, const std::string& path,
+                   backoff_settings& out);
+
+/// Overlays a `retry` object: `max_retries` per class, `fall_back_on` whole.
+void apply_retry(reader& rd, const json& obj, const std::string& path,
+                 retry_settings& out);
+
+/// Overlays a `retry_budget` object.
+void apply_retry_budget(reader& rd, const json& obj, const std::string& path,
+                        retry_budget_settings& out);
+
+/// Overlays a `hedge` object.
+void apply_hedge(reader& rd, const json& obj, const std::string& path,
+                 hedge_settings& out);
+
+/// Overlays a `limits` object.
+void apply_limits(reader& rd, const json& obj, const std::string& path,
+                  deployment_limits& out);
+
+/// Overlays a `timeouts` object (`*_ms`, null = no limit).
+void apply_timeouts(reader& rd, const json& obj, const std::string& path,
+                    transfer_timeouts& out);
+
+/// Overlays an `engine.transport` object.
+void apply_transport(reader& rd, const json& obj, const std::string& path,
+                     transport_config& out);
+
+/// Overlays the route-policy keys of a route or `defaults` object (strategy,
+/// deadline_ms, ladder_ms, retry, backoff, retry_budget, hedge,
+/// stream_failover). Unknown keys are the caller's business.
+void apply_route_policy(reader& rd, const json& obj, const std::string& path,
+                        route_policy& out);
+
+} // namespace switchyard::config_detail
