@@ -1,0 +1,187 @@
+#define CAF_SUITE actor_supervisor
+
+#include "support_fixture.hpp"
+
+#include <algorithm>
+
+using namespace switchyard;
+using namespace switchyard::test;
+
+namespace {
+
+constexpr std::string_view config = R"({
+  "providers": {
+    "pa": {"kind": "openai_chat", "base_url": "http://a.test"},
+    "pb": {"kind": "openai_chat", "base_url": "http://b.test"}
+  },
+  "deployments": {
+    "a": {"provider": "pa", "model": "model-a"},
+    "b": {"provider": "pb", "model": "model-b",
+          "breaker": {"consecutive_failures": 5}}
+  },
+  "routes": {
+    "r": {"targets": ["a", "b"], "deadline_ms": 30000, "ladder_ms": [10000]},
+    "rb": {"targets": ["b", "a"], "deadline_ms": 30000, "ladder_ms": [10000],
+           "backoff": {"base_ms": 500, "jitter": "none"}}
+  },
+  "default_route": "r",
+  "defaults": {"breaker": {"consecutive_failures": 1,
+                           "open_duration_ms": 20000,
+                           "max_open_duration_ms": 60000}}
+})";
+
+struct fixture : actor_fixture {
+  fixture() {
+    start(config);
+  }
+
+  /// Answers every open job with a success until none is left; returns how
+  /// many it answered.
+  size_t answer_all() {
+    size_t n = 0;
+    for (int round = 0; round < 10; ++round) {
+      auto open = client->open_jobs();
+      if (open.empty())
+        break;
+      for (auto id : open) {
+        answer(id, ok_response());
+        ++n;
+      }
+    }
+    return n;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(actor_supervisor_tests, fixture)
+
+CAF_TEST(calls in flight complete after their provider crashes) {
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 3; ++i)
+    ids.push_back(call());
+  CAF_REQUIRE_EQUAL(client->job_count("model-a"), 3u);
+  auto old_jobs = client->open_jobs();
+  auto before = provider("a");
+  crash("a");
+  // The crashed actor freed its transfers, and a new one took its place.
+  auto cancels = client->cancels();
+  std::sort(cancels.begin(), cancels.end());
+  CAF_CHECK_EQUAL(cancels, old_jobs);
+  CAF_CHECK_NOT_EQUAL(provider("a"), before);
+  auto restarts = events->of<provider_restarted>();
+  CAF_REQUIRE_EQUAL(restarts.size(), 1u);
+  CAF_CHECK_EQUAL(restarts[0].deployment, "a");
+  CAF_CHECK_EQUAL(restarts[0].restarts_in_window, 1u);
+  CAF_CHECK(!restarts[0].marked_down);
+  for (auto id : ids)
+    CAF_CHECK(!done(id));
+  // Every call was sent on (to the restarted `a` or to `b`): none hangs.
+  CAF_CHECK_EQUAL(client->open_jobs().size(), 3u);
+  CAF_CHECK_EQUAL(answer_all(), 3u);
+  for (auto id : ids) {
+    CAF_REQUIRE(done(id));
+    CAF_CHECK(result(id).has_value());
+  }
+  CAF_CHECK_EQUAL(status("a").restarts, 1u);
+  // The restarted actor works.
+  auto later = call();
+  auto open = client->open_jobs();
+  CAF_REQUIRE_EQUAL(open.size(), 1u);
+  CAF_CHECK_EQUAL(client->last_job("model-a").id, open[0]);
+  answer_all();
+  CAF_REQUIRE(done(later));
+  CAF_CHECK(result(later).has_value());
+}
+
+CAF_TEST(a crash during a backoff wait does not lose the call) {
+  call_options opts;
+  opts.route = "rb";
+  auto id = call(opts);
+  answer(client->job(0).id, server_error_response());
+  CAF_REQUIRE_EQUAL(events->count<retry_scheduled>(), 1u);
+  CAF_REQUIRE(client->open_jobs().empty());
+  crash("b");
+  // The call went on at once instead of waiting for a dead actor's timer.
+  CAF_REQUIRE_EQUAL(client->open_jobs().size(), 1u);
+  CAF_CHECK(!done(id));
+  CAF_CHECK_EQUAL(answer_all(), 1u);
+  CAF_REQUIRE(done(id));
+  CAF_CHECK(result(id).has_value());
+  // The old actor's retry timer comes and goes without a ghost attempt.
+  auto jobs = client->job_count();
+  advance(1s);
+  CAF_CHECK_EQUAL(client->job_count(), jobs);
+}
+
+CAF_TEST(a restarted provider keeps its open breaker) {
+  auto id = call();
+  answer(client->job(0).id, overloaded_response());
+  answer(client->last_job("model-b").id, ok_response());
+  CAF_REQUIRE(done(id));
+  CAF_REQUIRE_EQUAL(status("a").breaker, "open");
+  auto before = provider("a");
+  crash("a");
+  CAF_REQUIRE_NOT_EQUAL(provider("a"), before);
+  auto st = status("a");
+  CAF_CHECK_EQUAL(st.breaker, "open");
+  CAF_CHECK_EQUAL(st.restarts, 1u);
+  CAF_CHECK_EQUAL(st.failures, 1u);
+  auto r = ask("a", make_call(900, 10s));
+  CAF_REQUIRE(r.has_value());
+  CAF_CHECK(r->rejected);
+  CAF_CHECK_EQUAL(r->failure.code, "breaker_open");
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 1u);
+}
+
+CAF_TEST(more than five restarts within ten seconds mark it down) {
+  for (int i = 0; i < 6; ++i) {
+    if (i > 0)
+      advance(1s);
+    crash("a");
+  }
+  auto restarts = events->of<provider_restarted>();
+  CAF_REQUIRE_EQUAL(restarts.size(), 6u);
+  for (size_t i = 0; i < 5; ++i) {
+    CAF_CHECK_EQUAL(restarts[i].restarts_in_window, i + 1);
+    CAF_CHECK(!restarts[i].marked_down);
+  }
+  CAF_CHECK_EQUAL(restarts[5].restarts_in_window, 6u);
+  CAF_CHECK(restarts[5].marked_down);
+  CAF_CHECK(status("a").marked_down);
+  // Calls skip `a` for the next ten seconds.
+  auto id = call();
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 0u);
+  CAF_REQUIRE_EQUAL(client->job_count("model-b"), 1u);
+  answer_all();
+  CAF_REQUIRE(done(id));
+  auto r = ask("a", make_call(900, 10s));
+  CAF_REQUIRE(r.has_value());
+  CAF_CHECK(r->rejected);
+  CAF_CHECK_EQUAL(r->failure.code, "restart_limit");
+  advance(10s - 1ns);
+  call(pinned("a"));
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 0u);
+  advance(1ns);
+  call(pinned("a"));
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 1u);
+}
+
+CAF_TEST(restarts spread over more than ten seconds do not mark it down) {
+  for (int i = 0; i < 6; ++i) {
+    if (i > 0)
+      advance(2500ms);
+    crash("a");
+  }
+  auto restarts = events->of<provider_restarted>();
+  CAF_REQUIRE_EQUAL(restarts.size(), 6u);
+  for (const auto& ev : restarts)
+    CAF_CHECK(!ev.marked_down);
+  // At 12.5 s the restart at 0 s has left the window.
+  CAF_CHECK_EQUAL(restarts.back().restarts_in_window, 5u);
+  CAF_CHECK(!status("a").marked_down);
+  call();
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 1u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

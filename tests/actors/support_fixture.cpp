@@ -1,0 +1,160 @@
+#include "support_fixture.hpp"
+
+#include <utility>
+
+namespace switchyard::test {
+
+std::string failure_code(const call_result& r) {
+  return r ? std::string{} : r.error().failure.code;
+}
+
+std::string failure_class(const call_result& r) {
+  return r ? std::string{} : std::string{to_string(r.error().failure.cls)};
+}
+
+std::vector<std::string> attempt_trail(const call_result& r) {
+  const auto& attempts = r ? r->attempts : r.error().attempts;
+  std::vector<std::string> out;
+  for (const auto& a : attempts)
+    out.push_back(a.deployment);
+  return out;
+}
+
+std::vector<std::string> transitions(const event_log& log,
+                                     const std::string& deployment) {
+  std::vector<std::string> out;
+  for (const auto& ev : log.of<breaker_changed>())
+    if (ev.deployment == deployment)
+      out.push_back(ev.from + ">" + ev.to);
+  return out;
+}
+
+actor_fixture::actor_fixture()
+    : client(std::make_shared<fake_client>()),
+      events(std::make_shared<event_log>()),
+      outcomes(std::make_shared<outcome_map>()) {
+  chat_request req;
+  message msg;
+  msg.from = role::user;
+  msg.text = "What is the capital of France?";
+  req.messages.push_back(std::move(msg));
+  req.max_tokens = 64;
+  request = std::make_shared<const chat_request>(std::move(req));
+}
+
+actor_fixture::~actor_fixture() {
+  // Stop the providers so that the system can shut down; calls still running
+  // then end through their deadline timers in the base class's `run()`.
+  if (sup) {
+    caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+    consume_messages();
+  }
+}
+
+void actor_fixture::start(std::string_view json, uint64_t seed) {
+  auto no_env = [](const std::string&) -> std::optional<std::string> {
+    return std::nullopt;
+  };
+  auto cfg = parse_config(json, no_env);
+  if (!cfg)
+    CAF_FAIL("bad test config: " << to_string(cfg.error()));
+  core = std::make_shared<engine_core>(std::move(*cfg), client, events, seed,
+                                       now());
+  sup = sys.spawn(supervisor, core);
+  consume_messages();
+  for (auto& hdl : core->directory.all())
+    CAF_REQUIRE(hdl != nullptr);
+}
+
+uint64_t actor_fixture::call(call_options opts) {
+  auto id = next_call_id++;
+  auto out = outcomes;
+  sys.spawn(call_actor, core, id, request, std::move(opts),
+            call_callback{[out, id](call_result r) {
+              out->insert_or_assign(id, std::move(r));
+            }});
+  consume_messages();
+  return id;
+}
+
+bool actor_fixture::done(uint64_t id) const {
+  return outcomes->count(id) != 0;
+}
+
+const call_result& actor_fixture::result(uint64_t id) const {
+  auto i = outcomes->find(id);
+  if (i == outcomes->end())
+    CAF_FAIL("call " << id << " has no outcome yet");
+  return i->second;
+}
+
+void actor_fixture::answer(uint64_t id, transfer_result tr) {
+  client->answer(id, std::move(tr));
+  consume_messages();
+}
+
+size_t actor_fixture::advance(timespan d) {
+  auto fired = advance_time(d);
+  consume_messages();
+  return fired;
+}
+
+time_point actor_fixture::now() const {
+  return sched.clock().now();
+}
+
+size_t actor_fixture::index_of(const std::string& name) const {
+  auto i = core->deployment_index.find(name);
+  if (i == core->deployment_index.end())
+    CAF_FAIL("unknown deployment " << name);
+  return i->second;
+}
+
+deployment_runtime& actor_fixture::runtime(const std::string& name) const {
+  return *core->deployments[index_of(name)];
+}
+
+provider_actor actor_fixture::provider(const std::string& name) const {
+  return core->directory.get(index_of(name));
+}
+
+std::optional<deployment_result> actor_fixture::ask(const std::string& name,
+                                                    deployment_call call) {
+  auto out = std::make_shared<std::optional<deployment_result>>();
+  auto hdl = provider(name);
+  sys.spawn([out, hdl, call = std::move(call)](caf::event_based_actor* self) {
+    self->request(hdl, caf::infinite, call_atom::value, call)
+        .then([out](deployment_result& r) { *out = std::move(r); });
+  });
+  consume_messages();
+  return std::move(*out);
+}
+
+deployment_call actor_fixture::make_call(uint64_t call_id, timespan deadline_in,
+                                         const std::string& route) const {
+  auto plan = core->find_route(route);
+  if (plan == nullptr)
+    CAF_FAIL("unknown route " << route);
+  return deployment_call{call_id, request, plan->config, now() + deadline_in,
+                         0};
+}
+
+deployment_status actor_fixture::status(const std::string& name) {
+  auto out = std::make_shared<std::optional<deployment_status>>();
+  auto hdl = provider(name);
+  sys.spawn([out, hdl](caf::event_based_actor* self) {
+    self->request(hdl, caf::infinite, status_atom::value)
+        .then([out](deployment_status& s) { *out = std::move(s); });
+  });
+  consume_messages();
+  if (!*out)
+    CAF_FAIL("provider " << name << " did not report its status");
+  return std::move(**out);
+}
+
+void actor_fixture::crash(const std::string& name) {
+  caf::anon_send(sup, crash_atom::value, name);
+  consume_messages();
+}
+
+} // namespace switchyard::test
