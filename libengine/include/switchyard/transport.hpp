@@ -32,16 +32,25 @@ enum class transport_error : uint8_t {
 /// Returns a snake_case name of a transport error.
 std::string_view to_string(transport_error e) noexcept;
 
-/// Maps a transport error to the engine's error classes (timeouts to
-/// `timeout`, refused / reset / DNS / TLS to `connection`, ...).
+/// Maps a transport error to the engine's error classes: the four timeouts to
+/// `timeout`; connect_failed, dns, tls, send_failed, recv_failed and other to
+/// `connection`; `too_large` to `malformed` (the answer is unusable as it is:
+/// retry once, then fall back); `cancelled` to `cancelled`. `none` is not a
+/// failure and maps to `server_error` only defensively. `code` is the
+/// transport error's name, `message` the detail.
 failure classify_transport_error(transport_error e, std::string detail);
 
-/// Per-transfer timeouts; unset means "no limit".
+/// Per-transfer timeouts; unset means "no limit". First-byte, idle and total
+/// are enforced by the transport loop itself, within a millisecond or two of
+/// their due time.
 struct transfer_timeouts {
+  /// TCP + TLS handshake (libcurl's; unset leaves libcurl's 300 s default).
   std::optional<timespan> connect = std::chrono::seconds{10};
-  /// From the start of the transfer to the first response byte.
+  /// From `submit` to the first response byte (header or body); includes
+  /// queueing and connecting.
   std::optional<timespan> first_byte;
-  /// Between two received chunks (streams).
+  /// Between two received pieces (header lines or body chunks), counted from
+  /// the first byte on; applies to streaming and non-streaming jobs.
   std::optional<timespan> idle;
   /// The whole transfer (non-streaming only; it would kill healthy streams).
   std::optional<timespan> total;
@@ -59,21 +68,29 @@ struct http_job {
 struct transfer_result {
   transport_error error = transport_error::none;
   std::string detail;
-  /// Status, headers and (non-streaming) body; status 0 if none arrived.
+  /// Status, headers and (non-streaming, or non-2xx stream) body; status 0
+  /// if none arrived. After an error it holds whatever had arrived.
   http_response response;
   timespan elapsed{};
 };
 
 /// Receives a transfer's progress. Called on the transport thread only: an
-/// implementation forwards by message and never blocks.
+/// implementation forwards by message and never blocks. It may call
+/// `transport::submit` and `transport::cancel`.
+///
+/// A stream gets `on_head` once its final head arrived (any status), then,
+/// for a 2xx status, `on_chunk` per piece of body. A stream with a non-2xx
+/// status gets no chunks: its (error) body is collected and delivered in
+/// `on_complete`'s `response.body`, so the engine can classify it.
 class transfer_sink {
 public:
   virtual ~transfer_sink() = default;
 
-  /// The status line and headers arrived (streams only).
+  /// The final status line and headers arrived (streams only), before any
+  /// body byte.
   virtual void on_head(int status, const header_list& headers) = 0;
 
-  /// A piece of the body arrived (streams only).
+  /// A piece of the body arrived (2xx streams only).
   virtual void on_chunk(std::string_view chunk) = 0;
 
   /// The transfer ended; called exactly once per submitted job.
@@ -90,7 +107,7 @@ struct transport_config {
   std::string ca_file;
   /// Skip TLS verification; needs explicit config and logs a warning.
   bool insecure_skip_verify = false;
-  /// Larger responses fail with `too_large`.
+  /// Larger response bodies fail with `too_large` (the transfer is aborted).
   size_t max_response_bytes = size_t{64} << 20;
 };
 
@@ -112,6 +129,13 @@ public:
 
 /// The HTTP client: one libcurl multi loop on its own thread. Thread-safe:
 /// `submit` and `cancel` may be called from any thread.
+///
+/// The program's `main` calls `curl_global_init` before starting threads;
+/// the constructor calls it too (once, via std::call_once) as a safety net.
+/// HTTP/2 (multiplexed) over TLS, HTTP/1.1 keep-alive for plain http; TLS
+/// verification on unless `insecure_skip_verify`; proxies from the usual
+/// environment variables apply. The destructor completes every outstanding
+/// job with `cancelled` and joins the loop.
 class transport final : public http_client {
 public:
   explicit transport(transport_config cfg = {});

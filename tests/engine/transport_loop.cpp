@@ -1,0 +1,454 @@
+#define CAF_SUITE transport_loop
+#include "switchyard/transport.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string>
+#include <sys/socket.h>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+#include <caf/test/unit_test.hpp>
+
+using namespace switchyard;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Records what the transport told it, with arrival times.
+class recording_sink : public transfer_sink {
+public:
+  void on_head(int status, const header_list& headers) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    head_status = status;
+    head_headers = headers;
+    head_at = clock_type::now();
+    events.emplace_back("head");
+  }
+
+  void on_chunk(std::string_view chunk) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    chunks.emplace_back(chunk);
+    chunk_times.push_back(clock_type::now());
+    events.emplace_back("chunk");
+  }
+
+  void on_complete(transfer_result r) override {
+    std::lock_guard<std::mutex> guard{mtx_};
+    result = std::move(r);
+    done_at = clock_type::now();
+    ++completions;
+    events.emplace_back("complete");
+    cv_.notify_all();
+  }
+
+  /// Waits until on_complete ran; false on timeout.
+  bool wait(timespan timeout = 5s) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, timeout, [this] { return completions > 0; });
+  }
+
+  int completions_now() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return completions;
+  }
+
+  int head_status = 0;
+  header_list head_headers;
+  time_point head_at;
+  std::vector<std::string> chunks;
+  std::vector<time_point> chunk_times;
+  std::vector<std::string> events;
+  transfer_result result;
+  time_point done_at;
+  int completions = 0;
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+};
+
+/// A listening socket on 127.0.0.1 that accepts connections and, per
+/// connection, reads the request head and then replies with scripted steps.
+/// With no steps it never answers (a hanging server).
+class scripted_server {
+public:
+  struct step {
+    std::chrono::milliseconds delay;
+    std::string bytes;
+  };
+
+  explicit scripted_server(std::vector<step> steps = {},
+                           bool close_after = false)
+      : steps_(std::move(steps)), close_after_(close_after) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    listen(fd_, 64);
+    thread_ = std::thread{[this] { serve(); }};
+  }
+
+  ~scripted_server() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+
+  std::string url(std::string_view path = "/") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + std::string{path};
+  }
+
+  /// Connections accepted so far.
+  int accepted() const {
+    return accepted_.load();
+  }
+
+  /// Connections whose client side went away (EOF or reset).
+  int closed_by_client() const {
+    return closed_by_client_.load();
+  }
+
+private:
+  void serve() {
+    std::vector<int> conns;
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 5) > 0) {
+        int c = accept(fd_, nullptr, nullptr);
+        if (c >= 0) {
+          ++accepted_;
+          conns.push_back(c);
+          answer(c);
+        }
+      }
+      // Watch idle connections for the client closing them.
+      for (auto& c : conns) {
+        if (c < 0)
+          continue;
+        pollfd q{c, POLLIN, 0};
+        if (poll(&q, 1, 0) > 0) {
+          char buf[4096];
+          auto n = recv(c, buf, sizeof(buf), MSG_DONTWAIT);
+          if (n <= 0) {
+            ++closed_by_client_;
+            close(c);
+            c = -1;
+          }
+        }
+      }
+    }
+    for (auto c : conns)
+      if (c >= 0)
+        close(c);
+  }
+
+  void answer(int c) {
+    // Read the request head (requests in these tests have no body).
+    std::string req;
+    char buf[4096];
+    while (req.find("\r\n\r\n") == std::string::npos && !stop_) {
+      pollfd q{c, POLLIN, 0};
+      if (poll(&q, 1, 5) <= 0)
+        continue;
+      auto n = recv(c, buf, sizeof(buf), 0);
+      if (n <= 0)
+        return;
+      req.append(buf, static_cast<size_t>(n));
+    }
+    for (auto& s : steps_) {
+      // Sleep in slices so that the destructor does not wait for a step.
+      for (auto until = clock_type::now() + s.delay;
+           clock_type::now() < until && !stop_;)
+        std::this_thread::sleep_for(2ms);
+      if (stop_)
+        return;
+      if (send(c, s.bytes.data(), s.bytes.size(), MSG_NOSIGNAL) < 0)
+        return;
+    }
+    if (close_after_)
+      shutdown(c, SHUT_RDWR);
+  }
+
+  std::vector<step> steps_;
+  bool close_after_;
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> accepted_{0};
+  std::atomic<int> closed_by_client_{0};
+  std::thread thread_;
+};
+
+/// A port on 127.0.0.1 that nobody listens on (bound, then released).
+uint16_t closed_port() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+http_job get_job(std::string url, bool stream = false) {
+  http_job job;
+  job.request.method = "GET";
+  job.request.url = std::move(url);
+  job.stream = stream;
+  return job;
+}
+
+long ms(timespan d) {
+  return static_cast<long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+
+} // namespace
+
+CAF_TEST(error names and classes) {
+  CAF_CHECK_EQUAL(to_string(transport_error::none), "none");
+  CAF_CHECK_EQUAL(to_string(transport_error::first_byte_timeout),
+                  "first_byte_timeout");
+  CAF_CHECK_EQUAL(to_string(transport_error::other), "other");
+  using te = transport_error;
+  for (auto e : {te::connect_timeout, te::first_byte_timeout, te::idle_timeout,
+                 te::total_timeout})
+    CAF_CHECK(classify_transport_error(e, "").cls == error_class::timeout);
+  for (auto e : {te::connect_failed, te::dns, te::tls, te::send_failed,
+                 te::recv_failed, te::other})
+    CAF_CHECK(classify_transport_error(e, "").cls == error_class::connection);
+  CAF_CHECK(classify_transport_error(te::too_large, "").cls
+            == error_class::malformed);
+  CAF_CHECK(classify_transport_error(te::cancelled, "").cls
+            == error_class::cancelled);
+  auto f = classify_transport_error(te::recv_failed, "connection reset");
+  CAF_CHECK_EQUAL(f.code, "recv_failed");
+  CAF_CHECK_EQUAL(f.message, "connection reset");
+  CAF_CHECK_EQUAL(f.status, 0);
+}
+
+CAF_TEST(connection refused comes back as connect_failed at once) {
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  auto start = clock_type::now();
+  tr.submit(get_job("http://127.0.0.1:" + std::to_string(closed_port()) + "/"),
+            sink);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::connect_failed);
+  CAF_CHECK_EQUAL(sink->result.response.status, 0);
+  CAF_CHECK(!sink->result.detail.empty());
+  CAF_CHECK_LESS(ms(sink->done_at - start), 1000);
+  CAF_CHECK_EQUAL(tr.in_flight(), 0u);
+}
+
+CAF_TEST(a response arrives with status headers and body) {
+  scripted_server srv{{{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+                             "X-Custom-Name:  spaced value \r\n\r\nhello"}}};
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  tr.submit(get_job(srv.url()), sink);
+  CAF_REQUIRE(sink->wait());
+  auto& r = sink->result;
+  CAF_CHECK(r.error == transport_error::none);
+  CAF_CHECK_EQUAL(r.response.status, 200);
+  CAF_CHECK_EQUAL(r.response.body, "hello");
+  CAF_REQUIRE_EQUAL(r.response.headers.size(), 2u);
+  CAF_CHECK_EQUAL(r.response.headers[1].name, "X-Custom-Name");
+  CAF_CHECK_EQUAL(r.response.headers[1].value, "spaced value");
+  CAF_CHECK(sink->events == std::vector<std::string>{"complete"});
+}
+
+CAF_TEST(an interim 100 head is dropped) {
+  scripted_server srv{{{0ms, "HTTP/1.1 100 Continue\r\nX-Interim: 1\r\n\r\n"
+                             "HTTP/1.1 404 Not Found\r\nContent-Length: 4\r\n"
+                             "\r\nnope"}}};
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  tr.submit(get_job(srv.url(), true), sink);
+  CAF_REQUIRE(sink->wait());
+  auto& r = sink->result;
+  CAF_CHECK(r.error == transport_error::none);
+  CAF_CHECK_EQUAL(r.response.status, 404);
+  CAF_CHECK(!find_header(r.response.headers, "x-interim"));
+  CAF_CHECK_EQUAL(sink->head_status, 404);
+  // A non-2xx stream: no chunks, the error body comes with on_complete.
+  CAF_CHECK(sink->chunks.empty());
+  CAF_CHECK_EQUAL(r.response.body, "nope");
+  CAF_CHECK((sink->events == std::vector<std::string>{"head", "complete"}));
+}
+
+CAF_TEST(a stream delivers head then chunks in order) {
+  scripted_server srv{{{0ms, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                             "Content-Type: text/event-stream\r\n\r\n"},
+                       {30ms, "3\r\none\r\n"},
+                       {30ms, "3\r\ntwo\r\n"},
+                       {30ms, "0\r\n\r\n"}}};
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  tr.submit(get_job(srv.url(), true), sink);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::none);
+  CAF_CHECK_EQUAL(sink->head_status, 200);
+  CAF_CHECK(find_header(sink->head_headers, "content-type")
+            == std::optional<std::string_view>{"text/event-stream"});
+  CAF_CHECK((sink->chunks == std::vector<std::string>{"one", "two"}));
+  CAF_CHECK(
+      (sink->events
+       == std::vector<std::string>{"head", "chunk", "chunk", "complete"}));
+  CAF_CHECK(sink->result.response.body.empty());
+  CAF_CHECK_EQUAL(sink->result.response.status, 200);
+  if (sink->chunk_times.size() == 2)
+    CAF_CHECK_GREATER_OR_EQUAL(ms(sink->chunk_times[1] - sink->chunk_times[0]),
+                               25);
+}
+
+CAF_TEST(first byte timeout fires on time) {
+  scripted_server srv; // never answers
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  auto job = get_job(srv.url());
+  job.timeouts.first_byte = 100ms;
+  auto start = clock_type::now();
+  tr.submit(std::move(job), sink);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::first_byte_timeout);
+  auto took = ms(sink->done_at - start);
+  CAF_CHECK_GREATER_OR_EQUAL(took, 100);
+  CAF_CHECK_LESS(took, 400);
+}
+
+CAF_TEST(idle timeout fires after the last chunk) {
+  scripted_server srv{
+      {{0ms, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"},
+       {0ms, "1\r\na\r\n"},
+       {1000ms, "0\r\n\r\n"}}};
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  auto job = get_job(srv.url(), true);
+  job.timeouts.first_byte = 1000ms;
+  job.timeouts.idle = 80ms;
+  tr.submit(std::move(job), sink);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::idle_timeout);
+  CAF_REQUIRE_EQUAL(sink->chunks.size(), 1u);
+  auto idle = ms(sink->done_at - sink->chunk_times[0]);
+  CAF_CHECK_GREATER_OR_EQUAL(idle, 80);
+  CAF_CHECK_LESS(idle, 300);
+}
+
+CAF_TEST(total timeout bounds a slow non - streaming response) {
+  scripted_server srv{{{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab"},
+                       {1000ms, "cd"}}};
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  auto job = get_job(srv.url());
+  job.timeouts.total = 150ms;
+  auto start = clock_type::now();
+  tr.submit(std::move(job), sink);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::total_timeout);
+  CAF_CHECK_EQUAL(sink->result.response.status, 200);
+  auto took = ms(sink->done_at - start);
+  CAF_CHECK_GREATER_OR_EQUAL(took, 150);
+  CAF_CHECK_LESS(took, 450);
+}
+
+CAF_TEST(a body over max_response_bytes fails with too_large) {
+  std::string body(2000, 'x');
+  scripted_server srv{{{0ms, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked"
+                             "\r\n\r\n7d0\r\n"
+                                 + body + "\r\n0\r\n\r\n"}}};
+  transport_config cfg;
+  cfg.max_response_bytes = 1000;
+  transport tr{cfg};
+  auto sink = std::make_shared<recording_sink>();
+  tr.submit(get_job(srv.url()), sink);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::too_large);
+}
+
+CAF_TEST(a connection closed mid body is recv_failed) {
+  scripted_server srv{{{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+                             "partial"}},
+                      true};
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  tr.submit(get_job(srv.url()), sink);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::recv_failed);
+  CAF_CHECK_EQUAL(sink->result.response.status, 200);
+}
+
+CAF_TEST(cancel frees the connection and completes once) {
+  scripted_server srv; // hangs
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  auto id = tr.submit(get_job(srv.url()), sink);
+  // Wait until the server holds the connection.
+  for (int i = 0; i < 200 && srv.accepted() == 0; ++i)
+    std::this_thread::sleep_for(5ms);
+  CAF_REQUIRE_EQUAL(srv.accepted(), 1);
+  std::this_thread::sleep_for(20ms);
+  CAF_CHECK_EQUAL(sink->completions_now(), 0);
+  auto cancelled_at = clock_type::now();
+  tr.cancel(id);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::cancelled);
+  CAF_CHECK_LESS(ms(sink->done_at - cancelled_at), 50);
+  for (int i = 0; i < 200 && srv.closed_by_client() == 0; ++i)
+    std::this_thread::sleep_for(5ms);
+  CAF_CHECK_EQUAL(srv.closed_by_client(), 1);
+  tr.cancel(id); // again: no second completion
+  std::this_thread::sleep_for(20ms);
+  CAF_CHECK_EQUAL(sink->completions_now(), 1);
+  CAF_CHECK_EQUAL(tr.in_flight(), 0u);
+}
+
+CAF_TEST(cancel right after submit completes once with cancelled) {
+  scripted_server srv; // hangs
+  transport tr;
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  for (int i = 0; i < 20; ++i) {
+    auto sink = std::make_shared<recording_sink>();
+    sinks.push_back(sink);
+    tr.cancel(tr.submit(get_job(srv.url()), sink));
+  }
+  for (auto& sink : sinks) {
+    CAF_REQUIRE(sink->wait());
+    CAF_CHECK(sink->result.error == transport_error::cancelled);
+  }
+  std::this_thread::sleep_for(20ms);
+  for (auto& sink : sinks)
+    CAF_CHECK_EQUAL(sink->completions_now(), 1);
+}
+
+CAF_TEST(the destructor completes outstanding jobs with cancelled) {
+  scripted_server srv; // hangs
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  {
+    transport tr;
+    for (int i = 0; i < 5; ++i) {
+      auto sink = std::make_shared<recording_sink>();
+      sinks.push_back(sink);
+      tr.submit(get_job(srv.url()), sink);
+    }
+    std::this_thread::sleep_for(50ms);
+    CAF_CHECK_EQUAL(tr.in_flight(), 5u);
+  }
+  for (auto& sink : sinks) {
+    CAF_CHECK_EQUAL(sink->completions_now(), 1);
+    CAF_CHECK(sink->result.error == transport_error::cancelled);
+  }
+}
