@@ -1,0 +1,140 @@
+#define CAF_SUITE engine_failover
+#include "integration/support_engine.hpp"
+
+#include <algorithm>
+
+#include <caf/test/unit_test.hpp>
+
+using namespace switchyard;
+using namespace switchyard::test;
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr auto deadline = 5000ms;
+
+/// A flaky OpenAI-shaped primary and a healthy Anthropic-shaped secondary.
+/// The primary's breaker is off so that every call meets its faults.
+json flaky_config(const mock_server& primary, const mock_server& secondary) {
+  return {
+      {"providers",
+       {{"primary", mock_provider(primary)},
+        {"secondary", mock_provider(secondary, "anthropic_messages")}}},
+      {"deployments",
+       {{"primary-gpt", {{"provider", "primary"}, {"model", "gpt-4o-mini"}}},
+        {"secondary-claude",
+         {{"provider", "secondary"}, {"model", "claude-sonnet-4-20250514"}}}}},
+      {"routes",
+       {{"chat",
+         {{"targets", {"primary-gpt", "secondary-claude"}},
+          {"deadline_ms", deadline.count()},
+          // A hang is cut after 300 ms; a retry gets 1 s.
+          {"ladder_ms", {300, 1000}},
+          {"breaker", {{"consecutive_failures", 0}, {"failure_rate", 0}}},
+          {"backoff", {{"base_ms", 20}, {"cap_ms", 200}}}}}}},
+      {"engine", {{"threads", 2}}},
+  };
+}
+
+} // namespace
+
+CAF_TEST(500 calls through a flaky primary all succeed within the deadline) {
+  auto primary = start_mock({"--threads", "2"});
+  auto secondary = start_mock();
+  // 30 % overloaded (503), 10 % hang, 60 % clean.
+  load_scenario(primary, {{"rules",
+                           {{{"kind", "openai_chat"},
+                             {"faults",
+                              {{{"fault", "overloaded"}, {"p", 0.3}},
+                               {{"fault", "hang"}, {"p", 0.1}}}}}}}});
+  auto recorder = std::make_shared<event_recorder>();
+  auto eng = make_engine(flaky_config(primary, secondary), recorder);
+  constexpr size_t n = 500;
+  auto t0 = std::chrono::steady_clock::now();
+  auto outcomes = run_calls(
+      *eng, n, 64,
+      [](size_t i) { return user_request("question " + std::to_string(i)); },
+      {}, 60s);
+  auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - t0);
+  CAF_MESSAGE(n << " calls took " << wall.count() << " ms");
+  size_t ok = 0;
+  size_t by_primary = 0;
+  size_t by_secondary = 0;
+  size_t primary_attempts = 0;
+  size_t overloaded_attempts = 0;
+  size_t timeouts = 0;
+  auto slowest = 0ms;
+  for (size_t i = 0; i < n; ++i) {
+    auto& o = outcomes[i];
+    if (!o.result) {
+      CAF_FAIL("call " << i << " did not complete within 60 s");
+    }
+    auto& r = *o.result;
+    if (!r) {
+      CAF_ERROR("call " << i << " failed: " << to_string(r.error().failure)
+                        << " trail: " << describe(r.error().attempts));
+      continue;
+    }
+    ++ok;
+    slowest = std::max(slowest, o.elapsed);
+    CAF_CHECK_LESS(o.elapsed.count(), deadline.count());
+    auto who = answered_by(r);
+    by_primary += who == "primary-gpt" ? 1 : 0;
+    by_secondary += who == "secondary-claude" ? 1 : 0;
+    const auto& trail = r->attempts;
+    for (size_t k = 0; k < trail.size(); ++k) {
+      const auto& a = trail[k];
+      if (a.deployment != "primary-gpt")
+        continue;
+      ++primary_attempts;
+      if (a.cls == error_class::overloaded) {
+        // Overloaded falls back at once: the next attempt is the secondary.
+        ++overloaded_attempts;
+        CAF_CHECK_EQUAL(a.status, 503);
+        if (k + 1 < trail.size())
+          CAF_CHECK_EQUAL(trail[k + 1].deployment, "secondary-claude");
+        else
+          CAF_ERROR("call " << i << " ended on an overloaded attempt: "
+                            << describe(trail));
+      } else if (a.cls == error_class::timeout) {
+        // A hang is cut short by the ladder: 300 ms first, 1 s on a retry.
+        ++timeouts;
+        CAF_CHECK_LESS(a.latency, timespan{1500ms});
+        if (k == 0)
+          CAF_CHECK_LESS(a.latency, timespan{900ms});
+      }
+    }
+  }
+  CAF_MESSAGE("answered by primary: "
+              << by_primary << ", by secondary: " << by_secondary
+              << ", slowest call: " << slowest.count() << " ms");
+  CAF_CHECK_EQUAL(ok, n);
+  CAF_CHECK_EQUAL(by_primary + by_secondary, n);
+  // The faults really happened, and were survived.
+  auto stats = mock_stats(primary);
+  CAF_MESSAGE("primary mock stats: " << stats.dump());
+  auto seen_overloaded = stats["faults"].value("overloaded", int64_t{0});
+  auto seen_hang = stats["faults"].value("hang", int64_t{0});
+  CAF_CHECK_GREATER(seen_overloaded, 100);
+  CAF_CHECK_GREATER(seen_hang, 25);
+  CAF_CHECK_EQUAL(static_cast<int64_t>(overloaded_attempts), seen_overloaded);
+  // Under heavy load a clean answer may also miss the 300 ms rung.
+  CAF_CHECK_GREATER_OR_EQUAL(static_cast<int64_t>(timeouts), seen_hang);
+  // Every attempt in the trails reached the mock, and nothing else did.
+  CAF_CHECK_EQUAL(static_cast<int64_t>(primary_attempts),
+                  stats["total"].get<int64_t>());
+  CAF_CHECK_GREATER(by_primary, n / 3);
+  CAF_CHECK_GREATER_OR_EQUAL(by_secondary, overloaded_attempts);
+  // Events agree with the outcomes.
+  auto finished = recorder->of<call_finished>();
+  CAF_CHECK_EQUAL(finished.size(), n);
+  CAF_CHECK(std::all_of(finished.begin(), finished.end(),
+                        [](auto& ev) { return !ev.cls.has_value(); }));
+  auto fallbacks = recorder->of<fallback_taken>();
+  CAF_CHECK_EQUAL(fallbacks.size(), by_secondary);
+  eng->shutdown();
+  CAF_CHECK_EQUAL(primary.proc.stop(), 0);
+  CAF_CHECK_EQUAL(secondary.proc.stop(), 0);
+}

@@ -1,0 +1,188 @@
+#include "integration/support_engine.hpp"
+
+#include "integration/support_http.hpp"
+
+#include <condition_variable>
+#include <future>
+#include <sstream>
+#include <thread>
+
+#include <caf/test/unit_test.hpp>
+
+namespace switchyard::test {
+
+using steady = std::chrono::steady_clock;
+
+// -- event_recorder -----------------------------------------------------------
+
+void event_recorder::on_event(const engine_event& ev) {
+  std::lock_guard guard{mtx_};
+  events_.push_back(ev);
+}
+
+std::vector<engine_event> event_recorder::events() const {
+  std::lock_guard guard{mtx_};
+  return events_;
+}
+
+void event_recorder::clear() {
+  std::lock_guard guard{mtx_};
+  events_.clear();
+}
+
+// -- requests, mocks and engines ----------------------------------------------
+
+chat_request user_request(std::string text) {
+  chat_request req;
+  message msg;
+  msg.from = role::user;
+  msg.text = std::move(text);
+  req.messages.push_back(std::move(msg));
+  return req;
+}
+
+nlohmann::json mock_stats(const mock_server& m) {
+  auto res = http_get(m.base_url() + "/mock/stats");
+  if (res.status != 200)
+    CAF_FAIL("GET /mock/stats: status " << res.status << " " << res.error);
+  return nlohmann::json::parse(res.body);
+}
+
+int64_t mock_total(const mock_server& m) {
+  return mock_stats(m)["total"].get<int64_t>();
+}
+
+void load_scenario(const mock_server& m, const nlohmann::json& scenario) {
+  auto res = http_post(m.base_url() + "/mock/scenario", scenario.dump());
+  if (res.status != 200)
+    CAF_FAIL("POST /mock/scenario: status " << res.status << " " << res.body);
+}
+
+nlohmann::json mock_provider(const mock_server& m, std::string_view kind,
+                             nlohmann::json headers, std::string_view path) {
+  return {{"kind", kind},
+          {"base_url", m.base_url() + std::string{path}},
+          {"headers", std::move(headers)}};
+}
+
+std::unique_ptr<engine> make_engine(const nlohmann::json& config,
+                                    std::shared_ptr<event_sink> events) {
+  engine_options opts;
+  opts.events = std::move(events);
+  auto eng = engine::from_json(config.dump(), std::move(opts));
+  if (!eng)
+    CAF_FAIL("cannot build the engine: " << eng.error());
+  return std::move(*eng);
+}
+
+deployment_status status_of(const engine& eng, std::string_view name) {
+  for (auto& st : eng.status())
+    if (st.name == name)
+      return st;
+  CAF_FAIL("no deployment named " << name);
+}
+
+bool eventually(const std::function<bool()>& pred,
+                std::chrono::milliseconds timeout) {
+  auto deadline = steady::now() + timeout;
+  while (!pred()) {
+    if (steady::now() >= deadline)
+      return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return true;
+}
+
+// -- running calls ------------------------------------------------------------
+
+namespace {
+
+/// Shared with the callbacks, so that a late callback (after a timeout)
+/// writes into live memory.
+struct call_board {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<call_outcome> outcomes;
+  size_t running = 0;
+  size_t done = 0;
+};
+
+std::chrono::milliseconds since(steady::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now()
+                                                               - t0);
+}
+
+} // namespace
+
+std::vector<call_outcome>
+run_calls(engine& eng, size_t n, size_t concurrency,
+          const std::function<chat_request(size_t)>& make,
+          const call_options& opts, std::chrono::milliseconds timeout) {
+  auto board = std::make_shared<call_board>();
+  board->outcomes.resize(n);
+  auto deadline = steady::now() + timeout;
+  for (size_t i = 0; i < n; ++i) {
+    {
+      std::unique_lock guard{board->mtx};
+      if (!board->cv.wait_until(guard, deadline,
+                                [&] { return board->running < concurrency; }))
+        break;
+      ++board->running;
+    }
+    auto t0 = steady::now();
+    eng.complete(make(i), opts, [board, i, t0](call_result r) {
+      std::lock_guard guard{board->mtx};
+      board->outcomes[i].result = std::move(r);
+      board->outcomes[i].elapsed = since(t0);
+      --board->running;
+      ++board->done;
+      board->cv.notify_all();
+    });
+  }
+  std::unique_lock guard{board->mtx};
+  board->cv.wait_until(guard, deadline, [&] { return board->done == n; });
+  return board->outcomes;
+}
+
+call_outcome run_call(engine& eng, chat_request req, call_options opts,
+                      std::chrono::milliseconds timeout) {
+  auto t0 = steady::now();
+  auto fut = eng.complete(std::move(req), std::move(opts));
+  if (fut.wait_for(timeout) != std::future_status::ready)
+    CAF_FAIL("the call did not complete within " << timeout.count() << " ms");
+  call_outcome out;
+  out.result = fut.get();
+  out.elapsed = since(t0);
+  return out;
+}
+
+// -- inspecting results -------------------------------------------------------
+
+std::string describe(const std::vector<attempt_record>& trail) {
+  std::ostringstream out;
+  for (const auto& a : trail) {
+    out << "[" << a.deployment << " status=" << a.status;
+    if (a.cls)
+      out << " " << switchyard::to_string(*a.cls);
+    out << " "
+        << std::chrono::duration_cast<std::chrono::milliseconds>(a.latency)
+               .count()
+        << "ms";
+    if (!a.reason.empty())
+      out << " \"" << a.reason << "\"";
+    out << "] ";
+  }
+  return out.str();
+}
+
+const std::vector<attempt_record>& trail_of(const call_result& r) {
+  return r ? r->attempts : r.error().attempts;
+}
+
+std::string answered_by(const call_result& r) {
+  if (!r || r->attempts.empty())
+    return {};
+  return r->attempts.back().deployment;
+}
+
+} // namespace switchyard::test
