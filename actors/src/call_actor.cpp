@@ -110,7 +110,8 @@ void send_to(self_ptr self, size_t dep, bool hedge) {
     st.core->emit(fallback_taken{st.id, st.last_deployment, rt.config.name,
                                  st.fallback_reason});
   st.dispatched_any = true;
-  st.running.push_back({dep, hedge});
+  auto hdl = st.core->directory.get(dep);
+  st.running.push_back({dep, hedge, hdl.address()});
   deployment_call call{st.id, st.request, st.plan->config, st.deadline,
                        attempts_made(st)};
   // The deadline timer ends the call; the request timeout is a backstop.
@@ -225,8 +226,11 @@ void on_result(self_ptr self, size_t dep, deployment_result& r) {
   auto it = std::find_if(st.running.begin(), st.running.end(),
                          [dep](auto& x) { return x.deployment == dep; });
   bool was_hedge = it != st.running.end() && it->hedge;
-  if (it != st.running.end())
+  caf::actor_addr sent_to;
+  if (it != st.running.end()) {
+    sent_to = it->actor;
     st.running.erase(it);
+  }
   if (st.finished)
     return;
   auto& rt = *st.core->deployments[dep];
@@ -274,10 +278,12 @@ void on_result(self_ptr self, size_t dep, deployment_result& r) {
       if (f.code == "provider_restarted"
           && std::find(st.resent.begin(), st.resent.end(), dep)
                  == st.resent.end()) {
-        // Its supervisor restarts it: give the new actor one more go.
+        // Its supervisor restarts it: give the new actor one more go, once
+        // the supervisor has registered it.
         st.resent.push_back(dep);
-        st.order.insert(st.order.begin() + static_cast<ptrdiff_t>(st.next),
-                        dep);
+        ++st.pending_resends;
+        self->send(self, resend_atom::value, dep, sent_to, uint32_t{0});
+        return;
       } else if (reached
                  && !st.plan->config->policy.retry.fall_back_on.contains(
                      f.cls)) {
@@ -290,9 +296,27 @@ void on_result(self_ptr self, size_t dep, deployment_result& r) {
   st.last_deployment = rt.config.name;
   st.fallback_reason = std::string{to_string(f.cls)};
   st.last_failure = std::move(f);
-  if (!st.running.empty())
-    return; // the other attempt may still succeed
+  if (!st.running.empty() || st.pending_resends > 0)
+    return; // another attempt may still succeed
   dispatch_next(self);
+}
+
+/// Retries deployment `dep` after its actor `dead` crashed, once the
+/// directory holds its successor (polled every millisecond, for at most 1 s;
+/// then it goes on with whatever the directory holds).
+void resend(self_ptr self, size_t dep, const caf::actor_addr& dead,
+            uint32_t polls) {
+  auto& st = self->state;
+  if (st.finished)
+    return;
+  if (st.core->directory.get(dep).address() == dead && polls < 1000) {
+    self->delayed_send(self, std::chrono::milliseconds{1}, resend_atom::value,
+                       dep, dead, polls + 1);
+    return;
+  }
+  --st.pending_resends;
+  st.last_deployment.clear(); // the same deployment again, not a fallback
+  send_to(self, dep, false);
 }
 
 /// Orders the route's targets by its strategy, healthy ones first.
@@ -378,6 +402,8 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self,
           send_to(self, *dep, true);
         }
       },
+      [self](resend_atom, size_t dep, const caf::actor_addr& dead,
+             uint32_t polls) { resend(self, dep, dead, polls); },
       [self](deadline_atom) {
         auto& st = self->state;
         if (st.finished)

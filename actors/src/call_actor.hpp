@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include <caf/actor_addr.hpp>
 #include <caf/stateful_actor.hpp>
 
 namespace switchyard {
@@ -20,6 +21,8 @@ struct call_state {
   struct running_attempt {
     size_t deployment = 0;
     bool hedge = false;
+    /// The provider actor it went to (to notice a restart).
+    caf::actor_addr actor;
   };
 
   std::shared_ptr<engine_core> core;
@@ -37,6 +40,8 @@ struct call_state {
   std::vector<attempt_record> trail;
   /// Deployments sent again once after their actor restarted.
   std::vector<size_t> resent;
+  /// Re-sends waiting for a restarted provider actor to be registered.
+  uint32_t pending_resends = 0;
   std::optional<failure> last_failure;
   /// The deployment of the last failure and why the call moved on.
   std::string last_deployment;

@@ -210,11 +210,20 @@ void on_attempt_failure(self_ptr self, provider_state::pending_call& pc,
   if (f.cls == error_class::cancelled || rt.unavailable(now))
     retry = false;
   std::optional<retry_wait> wait;
+  auto left = pc.call.deadline - now;
+  if (retry && f.retry_after && policy.backoff.honour_retry_after
+      && (*f.retry_after >= left
+          || *f.retry_after > policy.backoff.max_retry_after)) {
+    // The server said "not before then": retrying sooner here is pointless,
+    // so the call moves on to the next target at once.
+    retry = false;
+    f.message += " (no retry: the server's wait does not fit the deadline)";
+  }
   if (retry) {
     if (!pc.backoff)
       pc.backoff.emplace(policy.backoff);
-    wait = pc.backoff->wait_before_retry(f.retry_after, pc.call.deadline - now,
-                                         pc.retries, rt.rng);
+    wait = pc.backoff->wait_before_retry(f.retry_after, left, pc.retries,
+                                         rt.rng);
     if (!wait)
       f.message += " (no retry: the wait does not fit the deadline)";
     else if (!rt.budget.try_acquire_retry(now)) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <poll.h>
 #include <sstream>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -108,6 +109,8 @@ expected<child_process> child_process::start(std::vector<std::string> argv,
     return unexpected{std::string{"fork: "} + std::strerror(errno)};
   }
   if (pid == 0) {
+    // A test binary that crashes must not leave its servers running.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     ::dup2(out_pipe[1], STDOUT_FILENO);
     ::dup2(err_fd, STDERR_FILENO);
     ::execve(args[0], args.data(), envp.data());
