@@ -30,6 +30,9 @@ run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 [ $quick = 1 ] && exit 0
 
+step "install and build an outside project with find_package(switchyard)"
+scripts/check-install.sh build
+
 step "build and test (ASan + UBSan)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
