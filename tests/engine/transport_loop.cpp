@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <netinet/in.h>
 #include <poll.h>
@@ -451,4 +452,39 @@ CAF_TEST(the destructor completes outstanding jobs with cancelled) {
     CAF_CHECK_EQUAL(sink->completions_now(), 1);
     CAF_CHECK(sink->result.error == transport_error::cancelled);
   }
+}
+
+namespace {
+
+/// Runs `f` with stderr redirected to a temporary file; returns what it wrote.
+template <class F>
+std::string capture_stderr(F f) {
+  std::fflush(stderr);
+  auto* tmp = std::tmpfile();
+  int saved = ::dup(STDERR_FILENO);
+  ::dup2(::fileno(tmp), STDERR_FILENO);
+  f();
+  std::fflush(stderr);
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  std::string out;
+  std::rewind(tmp);
+  char buf[512];
+  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), tmp)) > 0;)
+    out.append(buf, n);
+  std::fclose(tmp);
+  return out;
+}
+
+} // namespace
+
+CAF_TEST(turning tls verification off logs a warning) {
+  auto quiet = capture_stderr([] { transport t{transport_config{}}; });
+  CAF_CHECK_EQUAL(quiet.find("TLS certificate verification is OFF"),
+                  std::string::npos);
+  transport_config insecure;
+  insecure.insecure_skip_verify = true;
+  auto loud = capture_stderr([&] { transport t{insecure}; });
+  CAF_CHECK_NOT_EQUAL(loud.find("TLS certificate verification is OFF"),
+                      std::string::npos);
 }

@@ -670,6 +670,11 @@ private:
 
 transport::transport(transport_config cfg) {
   init_curl_once();
+  if (cfg.insecure_skip_verify)
+    std::fputs("switchyard: warning: TLS certificate verification is OFF "
+               "(engine.transport.insecure_skip_verify); upstream identities "
+               "are not checked\n",
+               stderr);
   impl_ = std::make_unique<impl>(std::move(cfg));
 }
 
