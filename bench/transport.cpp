@@ -10,6 +10,8 @@
 
 #include "switchyard/transport.hpp"
 
+#include "mock_process.hpp"
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -31,80 +33,12 @@
 #include <curl/curl.h>
 
 using namespace switchyard;
+using switchyard::bench::mock_process;
+using switchyard::bench::start_mock;
+using switchyard::bench::stop_mock;
 using namespace std::chrono_literals;
 
 namespace {
-
-// -- the mock process ---------------------------------------------------------
-
-struct mock_process {
-  pid_t pid = -1;
-  int port = 0;
-};
-
-std::string binary_dir() {
-  char buf[PATH_MAX];
-  auto n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0)
-    return ".";
-  std::string path{buf, static_cast<size_t>(n)};
-  return path.substr(0, path.rfind('/'));
-}
-
-std::optional<mock_process> start_mock() {
-  auto exe = binary_dir() + "/switchyard-mock";
-  int fds[2];
-  if (pipe(fds) != 0)
-    return std::nullopt;
-  auto pid = fork();
-  if (pid < 0)
-    return std::nullopt;
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execl(exe.c_str(), exe.c_str(), "--port", "0", static_cast<char*>(nullptr));
-    std::perror(exe.c_str());
-    _exit(127);
-  }
-  close(fds[1]);
-  mock_process m{pid, 0};
-  std::string out;
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (m.port == 0 && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fds[0], POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0)
-      continue;
-    char buf[512];
-    auto n = read(fds[0], buf, sizeof(buf));
-    if (n <= 0)
-      break;
-    out.append(buf, static_cast<size_t>(n));
-    if (auto at = out.find("listening on 127.0.0.1:"); at != std::string::npos)
-      if (out.find('\n', at) != std::string::npos)
-        m.port = std::atoi(out.c_str() + at + 23);
-  }
-  // Leave the pipe open (the mock may log more); it is closed at exit.
-  if (m.port == 0) {
-    std::fprintf(stderr, "switchyard-mock did not report its port:\n%s\n",
-                 out.c_str());
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return std::nullopt;
-  }
-  return m;
-}
-
-void stop_mock(const mock_process& m) {
-  kill(m.pid, SIGTERM);
-  for (int i = 0; i < 50; ++i) {
-    if (waitpid(m.pid, nullptr, WNOHANG) == m.pid)
-      return;
-    std::this_thread::sleep_for(100ms);
-  }
-  kill(m.pid, SIGKILL);
-  waitpid(m.pid, nullptr, 0);
-}
 
 // -- measuring ----------------------------------------------------------------
 
