@@ -101,6 +101,15 @@ uint32_t attempts_made(const call_state& st) {
 
 void on_result(self_ptr self, size_t dep, deployment_result& r);
 
+/// Ends the call as timed out and frees its upstream transfers.
+void deadline_passed(self_ptr self) {
+  if (self->state.finished)
+    return;
+  cancel_running(self);
+  fail(self, make_failure(error_class::timeout, "deadline_exceeded",
+                          "the call's deadline passed"));
+}
+
 /// Sends the call to deployment `dep` and arms the hedge timer.
 void send_to(self_ptr self, size_t dep, bool hedge) {
   auto& st = self->state;
@@ -114,12 +123,17 @@ void send_to(self_ptr self, size_t dep, bool hedge) {
   st.running.push_back({dep, hedge, hdl.address()});
   deployment_call call{st.id, st.request, st.plan->config, st.deadline,
                        attempts_made(st)};
-  // The deadline timer ends the call; the request timeout is a backstop.
-  auto backstop = (st.deadline - now) + std::chrono::seconds{1};
-  self->request(st.core->directory.get(dep), backstop, call_atom::value,
-                std::move(call))
+  // The request's timeout is the call's deadline: unlike a delayed message
+  // it is cancelled when the answer comes, so a finished call leaves no timer
+  // (and no actor kept alive by one) behind.
+  auto left = std::max(st.deadline - now, timespan{1});
+  self->request(hdl, left, call_atom::value, std::move(call))
       .then([self, dep](deployment_result& res) { on_result(self, dep, res); },
             [self, dep](caf::error& err) {
+              if (err == caf::sec::request_timeout) {
+                deadline_passed(self);
+                return;
+              }
               deployment_result res;
               res.failure = make_failure(
                   error_class::connection, "provider_restarted",
@@ -176,9 +190,7 @@ std::optional<size_t> next_available(self_ptr self) {
 void dispatch_next(self_ptr self) {
   auto& st = self->state;
   if (self->clock().now() >= st.deadline) {
-    cancel_running(self);
-    fail(self, make_failure(error_class::timeout, "deadline_exceeded",
-                            "the call's deadline passed"));
+    deadline_passed(self);
     return;
   }
   if (auto dep = next_available(self)) {
@@ -387,7 +399,6 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self,
   } else {
     st.order = plan_order(st, st.start);
   }
-  self->delayed_send(self, st.deadline - st.start, deadline_atom::value);
   dispatch_next(self);
   return {
       [self](hedge_atom, uint64_t generation) {
@@ -404,14 +415,6 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self,
       },
       [self](resend_atom, size_t dep, const caf::actor_addr& dead,
              uint32_t polls) { resend(self, dep, dead, polls); },
-      [self](deadline_atom) {
-        auto& st = self->state;
-        if (st.finished)
-          return;
-        cancel_running(self);
-        fail(self, make_failure(error_class::timeout, "deadline_exceeded",
-                                "the call's deadline passed"));
-      },
       [self](cancel_atom) {
         auto& st = self->state;
         if (st.finished)

@@ -73,7 +73,10 @@ CAF_TEST(no retry is scheduled past the deadline) {
   CAF_CHECK_EQUAL(client->job(1).model(), "model-b");
   // `b` gets only what is left.
   CAF_CHECK_EQUAL(*client->job(1).job.timeouts.total, timespan{50ms});
-  CAF_CHECK_EQUAL(advance(50ms), 1u);
+  // Two timeouts come due at the deadline: b's request, and a's, which was
+  // answered already (CAF's test clock keeps an answered request's timeout;
+  // the real clock drops it) and is ignored.
+  CAF_CHECK_EQUAL(advance(50ms), 2u);
   CAF_REQUIRE(done(id));
   CAF_CHECK_EQUAL(failure_code(result(id)), "deadline_exceeded");
   CAF_CHECK_EQUAL(client->cancels(),

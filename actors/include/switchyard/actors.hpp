@@ -92,7 +92,6 @@ using retry_atom = caf::atom_constant<caf::atom("retry")>;
 using crash_atom = caf::atom_constant<caf::atom("crash")>;
 using providers_atom = caf::atom_constant<caf::atom("providers")>;
 using hedge_atom = caf::atom_constant<caf::atom("hedge")>;
-using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using resend_atom = caf::atom_constant<caf::atom("resend")>;
 
 } // namespace switchyard
