@@ -54,7 +54,8 @@ CAF_TEST(a caller deadline overrides the route deadline) {
   call_options opts;
   opts.deadline = 1200ms;
   auto id = call(opts);
-  CAF_CHECK_EQUAL(*client->job(0).job.timeouts.total, timespan{1200ms});
+  CAF_CHECK_EQUAL(timespan{*client->job(0).job.timeouts.total},
+                  timespan{1200ms});
   CAF_CHECK_EQUAL(advance(1199ms), 0u);
   CAF_CHECK(!done(id));
   CAF_CHECK_EQUAL(advance(1ms), 1u);
@@ -72,7 +73,7 @@ CAF_TEST(no retry is scheduled past the deadline) {
   CAF_REQUIRE_EQUAL(client->job_count(), 2u);
   CAF_CHECK_EQUAL(client->job(1).model(), "model-b");
   // `b` gets only what is left.
-  CAF_CHECK_EQUAL(*client->job(1).job.timeouts.total, timespan{50ms});
+  CAF_CHECK_EQUAL(timespan{*client->job(1).job.timeouts.total}, timespan{50ms});
   // Two timeouts come due at the deadline: b's request, and a's, which was
   // answered already (CAF's test clock keeps an answered request's timeout;
   // the real clock drops it) and is ignored.

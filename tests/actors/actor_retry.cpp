@@ -196,25 +196,27 @@ CAF_TEST(attempt timeouts follow the ladder) {
   answer(client->job(0).id, server_error_response());
   advance(100ms);
   CAF_REQUIRE_EQUAL(client->job_count(), 2u);
-  CAF_CHECK_EQUAL(*client->job(1).job.timeouts.total, timespan{3s});
+  CAF_CHECK_EQUAL(timespan{*client->job(1).job.timeouts.total}, timespan{3s});
   answer(client->job(1).id, server_error_response());
   advance(200ms);
   CAF_REQUIRE_EQUAL(client->job_count(), 3u);
-  CAF_CHECK_EQUAL(*client->job(2).job.timeouts.total, timespan{10s});
+  CAF_CHECK_EQUAL(timespan{*client->job(2).job.timeouts.total}, timespan{10s});
 }
 
 CAF_TEST(a ladder rung is clipped to what is left of the deadline) {
   start(config(R"("deadline_ms": 4000, "ladder_ms": [2000, 3000],
                   "backoff": {"base_ms": 100, "jitter": "none"})"));
   call();
-  CAF_CHECK_EQUAL(*client->job(0).job.timeouts.total, timespan{2s});
+  CAF_CHECK_EQUAL(timespan{*client->job(0).job.timeouts.total}, timespan{2s});
   CAF_CHECK_EQUAL(advance(1500ms), 0u);
   answer(client->job(0).id, server_error_response());
   CAF_CHECK_EQUAL(advance(100ms), 1u);
   CAF_REQUIRE_EQUAL(client->job_count(), 2u);
   // Started at 1.6 s of a 4 s deadline: 2.4 s left, less than the 3 s rung.
-  CAF_CHECK_EQUAL(*client->job(1).job.timeouts.total, timespan{2400ms});
-  CAF_CHECK_EQUAL(*client->job(1).job.timeouts.connect, timespan{2400ms});
+  CAF_CHECK_EQUAL(timespan{*client->job(1).job.timeouts.total},
+                  timespan{2400ms});
+  CAF_CHECK_EQUAL(timespan{*client->job(1).job.timeouts.connect},
+                  timespan{2400ms});
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -122,10 +122,16 @@ std::optional<deployment_result> actor_fixture::ask(const std::string& name,
                                                     deployment_call call) {
   auto out = std::make_shared<std::optional<deployment_result>>();
   auto hdl = provider(name);
-  sys.spawn([out, hdl, call = std::move(call)](caf::event_based_actor* self) {
-    self->request(hdl, caf::infinite, call_atom::value, call)
-        .then([out](deployment_result& r) { *out = std::move(r); });
-  });
+  // Spawn arguments, not captures: CAF 0.17 dereferences a null argument
+  // tuple when a function actor takes none (UBSan reports it).
+  sys.spawn(
+      [](caf::event_based_actor* self,
+         std::shared_ptr<std::optional<deployment_result>> result,
+         provider_actor to, deployment_call msg) {
+        self->request(to, caf::infinite, call_atom::value, std::move(msg))
+            .then([result](deployment_result& r) { *result = std::move(r); });
+      },
+      out, hdl, std::move(call));
   consume_messages();
   return std::move(*out);
 }
@@ -142,10 +148,14 @@ deployment_call actor_fixture::make_call(uint64_t call_id, timespan deadline_in,
 deployment_status actor_fixture::status(const std::string& name) {
   auto out = std::make_shared<std::optional<deployment_status>>();
   auto hdl = provider(name);
-  sys.spawn([out, hdl](caf::event_based_actor* self) {
-    self->request(hdl, caf::infinite, status_atom::value)
-        .then([out](deployment_status& s) { *out = std::move(s); });
-  });
+  sys.spawn(
+      [](caf::event_based_actor* self,
+         std::shared_ptr<std::optional<deployment_status>> result,
+         provider_actor to) {
+        self->request(to, caf::infinite, status_atom::value)
+            .then([result](deployment_status& s) { *result = std::move(s); });
+      },
+      out, hdl);
   consume_messages();
   if (!*out)
     CAF_FAIL("provider " << name << " did not report its status");
