@@ -246,7 +246,9 @@ CAF_TEST(malformed empty and no_done) {
   CAF_CHECK_NOT_EQUAL(evs.back().data, "[DONE]");
   auto na = post_fault(anthropic_path, "no_done", true);
   CAF_CHECK(na.ok());
-  CAF_CHECK_NOT_EQUAL(events_of(na.body).back().event, "message_stop");
+  auto na_events = events_of(na.body);
+  CAF_REQUIRE(!na_events.empty());
+  CAF_CHECK_NOT_EQUAL(na_events.back().event, "message_stop");
   auto ng = http_post(url("/v1beta/models/g:streamGenerateContent?alt=sse"),
                       body_for(gemini_path), {{"x-mock-fault", "no_done"}});
   CAF_CHECK(ng.ok());
