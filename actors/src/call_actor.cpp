@@ -274,10 +274,9 @@ void on_result(self_ptr self, size_t dep, deployment_result& r) {
   bool reached = !r.rejected;
   switch (f.cls) {
     case error_class::cancelled:
-      fail(self, std::move(f));
-      return;
     case error_class::bad_request:
-      // Retrying elsewhere would fail the same way.
+      // Stop: the caller gave up, or retrying elsewhere would fail the same
+      // way.
       fail(self, std::move(f));
       return;
     case error_class::context_length:

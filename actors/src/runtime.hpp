@@ -137,7 +137,7 @@ struct engine_core {
   const route_plan* find_route(std::string_view name) const;
 
   /// Reports an event to the sink, if any.
-  void emit(engine_event ev) const {
+  void emit(const engine_event& ev) const {
     if (events)
       events->on_event(ev);
   }

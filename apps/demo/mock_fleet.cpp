@@ -161,7 +161,8 @@ std::string program_dir() {
 }
 
 std::optional<std::string> http_exchange(uint16_t port, std::string method,
-                                         std::string path, std::string body) {
+                                         const std::string& path,
+                                         std::string body) {
   transport client;
   http_job job;
   job.request.method = std::move(method);

@@ -62,7 +62,7 @@ std::string program_dir();
 /// Runs one plain HTTP exchange on 127.0.0.1:`port` (a 2 s budget) and
 /// returns the response body for a 2xx status, nullopt otherwise.
 std::optional<std::string> http_exchange(uint16_t port, std::string method,
-                                         std::string path,
+                                         const std::string& path,
                                          std::string body = {});
 
 /// Reads a whole file; nullopt if it cannot be read.

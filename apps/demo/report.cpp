@@ -68,7 +68,7 @@ void print_report(const run_report& r) {
   for (const auto& c : t.calls) {
     attempts += c.attempts;
     for (const auto& [dep, why] : c.passed_over)
-      ++passed[dep + ": " + why];
+      ++passed[std::string{dep}.append(": ").append(why)];
     if (c.answered) {
       ++answered;
       ++by_deployment[c.deployment];

@@ -203,7 +203,6 @@ std::vector<std::string> stream_prologue(const mock_request& req,
           sse("ping", {{"type", "ping"}})};
     }
     case api::gemini:
-      return {};
     case api::openai_completions:
       return {};
     default: {

@@ -39,7 +39,7 @@ void check_keys(const json& obj, const std::string& path,
     if (!ok) {
       std::string list;
       for (auto a : allowed)
-        list += (list.empty() ? "" : ", ") + std::string{a};
+        list.append(list.empty() ? "" : ", ").append(a);
       fail(path + "/" + key, "unknown key (allowed: " + list + ")");
     }
   }
@@ -92,7 +92,7 @@ distribution parse_distribution(const json& v, const std::string& path) {
     } else {
       check_keys(*it, sub, {"min", "max"});
       if (!it->contains("min") || !it->contains("max"))
-        fail(sub, "needs \"min\" and \"max\"");
+        fail(sub, R"(needs "min" and "max")");
       d.a = number(it->at("min"), sub + "/min", 0, 1e9);
       d.b = number(it->at("max"), sub + "/max", 0, 1e9);
     }
@@ -102,7 +102,7 @@ distribution parse_distribution(const json& v, const std::string& path) {
     d.kind = distribution::shape::lognormal;
     check_keys(*it, sub, {"median", "sigma"});
     if (!it->contains("median") || !it->contains("sigma"))
-      fail(sub, "needs \"median\" and \"sigma\"");
+      fail(sub, R"(needs "median" and "sigma")");
     d.a = number(it->at("median"), sub + "/median", 0, 1e9);
     d.b = number(it->at("sigma"), sub + "/sigma", 0, 10);
   } else {
@@ -113,7 +113,7 @@ distribution parse_distribution(const json& v, const std::string& path) {
 
 std::vector<fault_entry> parse_faults(const json& v, const std::string& path) {
   if (!v.is_array())
-    fail(path, "expected an array of {\"fault\":..., \"p\":...}");
+    fail(path, R"(expected an array of {"fault":..., "p":...})");
   std::vector<fault_entry> result;
   double outcome_p = 0;
   for (size_t i = 0; i < v.size(); ++i) {
@@ -129,7 +129,7 @@ std::vector<fault_entry> parse_faults(const json& v, const std::string& path) {
     fault_plan scratch;
     if (e.contains("ms")) {
       if (entry.spec != "latency" && entry.spec != "first_byte")
-        fail(at + "/ms", "only \"latency\" and \"first_byte\" take \"ms\"");
+        fail(at + "/ms", R"(only "latency" and "first_byte" take "ms")");
       entry.ms = parse_distribution(e["ms"], at + "/ms");
       entry.modifier = true;
     } else {
@@ -201,7 +201,7 @@ rule parse_rule(const json& v, const std::string& path) {
     r.faults = parse_faults(v["faults"], path + "/faults");
   if (v.contains("timeline")) {
     if (v.contains("faults"))
-      fail(path, "\"faults\" and \"timeline\" exclude each other");
+      fail(path, R"("faults" and "timeline" exclude each other)");
     r.timeline = parse_timeline(v["timeline"], path + "/timeline");
   }
   return r;
@@ -231,12 +231,12 @@ scenario parse_root(const json& root) {
   if (root.contains("listener")) {
     const auto& ls = root["listener"];
     if (!ls.is_array())
-      fail("/listener", "expected an array of {\"at_ms\", \"close_for_ms\"}");
+      fail("/listener", R"(expected an array of {"at_ms", "close_for_ms"})");
     for (size_t i = 0; i < ls.size(); ++i) {
       auto at = "/listener/" + std::to_string(i);
       check_keys(ls[i], at, {"at_ms", "close_for_ms"});
       if (!ls[i].contains("at_ms") || !ls[i].contains("close_for_ms"))
-        fail(at, "needs \"at_ms\" and \"close_for_ms\"");
+        fail(at, R"(needs "at_ms" and "close_for_ms")");
       sc.listener.push_back(
           {milliseconds(ls[i]["at_ms"], at + "/at_ms"),
            milliseconds(ls[i]["close_for_ms"], at + "/close_for_ms")});

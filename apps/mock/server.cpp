@@ -48,7 +48,7 @@ public:
 private:
   void do_read() {
     parser_.emplace();
-    parser_->body_limit(64 * 1024 * 1024);
+    parser_->body_limit(std::uint64_t{64} << 20);
     http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        self->on_read(ec);
