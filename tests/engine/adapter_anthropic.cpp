@@ -24,21 +24,10 @@ endpoint claude_endpoint() {
   return ep;
 }
 
-message msg(role r, std::string text) {
-  message m;
-  m.from = r;
-  m.text = std::move(text);
-  return m;
-}
-
 wire_sample load(std::string_view name) {
   auto sample = load_wire(name);
   CAF_REQUIRE(sample.has_value());
   return std::move(*sample);
-}
-
-json body_of(const http_request& req) {
-  return json::parse(req.body);
 }
 
 } // namespace

@@ -23,13 +23,6 @@ endpoint instruct() {
   return ep;
 }
 
-message msg(role r, std::string text) {
-  message m;
-  m.from = r;
-  m.text = std::move(text);
-  return m;
-}
-
 wire_sample load() {
   auto sample = load_wire("openai-completions-legacy.http");
   CAF_REQUIRE(sample.has_value());

@@ -24,13 +24,6 @@ endpoint gemini_endpoint() {
   return ep;
 }
 
-message msg(role r, std::string text) {
-  message m;
-  m.from = r;
-  m.text = std::move(text);
-  return m;
-}
-
 wire_sample load() {
   auto sample = load_wire("gemini-generate.http");
   CAF_REQUIRE(sample.has_value());
@@ -45,10 +38,6 @@ chat_request sample_request() {
   req.temperature = 0.2;
   req.max_tokens = 64;
   return req;
-}
-
-json body_of(const http_request& req) {
-  return json::parse(req.body);
 }
 
 failure classify(std::string body, int status = 429) {

@@ -232,4 +232,15 @@ wall_time test_now() {
                    + hours{10}};
 }
 
+message msg(role r, std::string text) {
+  message m;
+  m.from = r;
+  m.text = std::move(text);
+  return m;
+}
+
+nlohmann::json body_of(const http_request& req) {
+  return nlohmann::json::parse(req.body);
+}
+
 } // namespace switchyard::test

@@ -3,6 +3,7 @@
 #include "switchyard/adapter.hpp"
 #include "switchyard/expected.hpp"
 #include "switchyard/http.hpp"
+#include "switchyard/model.hpp"
 #include "switchyard/sse.hpp"
 #include "switchyard/time.hpp"
 
@@ -11,6 +12,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 namespace switchyard::test {
 
@@ -83,5 +86,11 @@ std::string diff_request(const http_request& got, const wire_request& want);
 
 /// A fixed wall-clock instant for tests: 2026-11-23T10:00:00Z.
 wall_time test_now();
+
+/// Returns a plain-text message of role `r`.
+message msg(role r, std::string text);
+
+/// Parses the JSON body of a built request.
+nlohmann::json body_of(const http_request& req);
 
 } // namespace switchyard::test
