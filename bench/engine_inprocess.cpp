@@ -11,6 +11,7 @@
 //
 // Usage: bench-engine_inprocess [--seconds 5] [--in-flight 256]
 //                               [--threads 2] [--events] [--deadline-ms N]
+#include "measure.hpp"
 #include "switchyard/engine.hpp"
 
 #include <algorithm>
@@ -26,15 +27,9 @@
 #include <curl/curl.h>
 
 using namespace switchyard;
+using namespace switchyard::bench;
 
 namespace {
-
-constexpr std::string_view canned_body
-    = R"({"id":"chatcmpl-bench","object":"chat.completion","created":1,)"
-      R"("model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":)"
-      R"("assistant","content":"A fallback keeps answering."},)"
-      R"("finish_reason":"stop"}],"usage":{"prompt_tokens":9,)"
-      R"("completion_tokens":4,"total_tokens":13}})";
 
 /// Answers every job at once, from the submitting thread.
 class instant_client final : public http_client {
@@ -87,15 +82,6 @@ double max_rss_mib() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_maxrss) / 1024.0;
-}
-
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto sec = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
-  };
-  return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
 chat_request make_request() {
@@ -175,17 +161,6 @@ private:
   std::mutex mtx_;
   std::vector<timespan> latencies_;
 };
-
-double us(timespan d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
-
-timespan quantile(const std::vector<timespan>& sorted, double q) {
-  if (sorted.empty())
-    return {};
-  auto i = static_cast<size_t>(q * static_cast<double>(sorted.size()));
-  return sorted[std::min(i, sorted.size() - 1)];
-}
 
 } // namespace
 

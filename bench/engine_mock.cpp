@@ -7,6 +7,7 @@
 //
 // Usage: bench-engine_mock [--seconds 5] [--in-flight 64] [--threads 2]
 // The mock is started from the directory of this binary and stopped by PID.
+#include "measure.hpp"
 #include "mock_process.hpp"
 #include "switchyard/adapter.hpp"
 #include "switchyard/config.hpp"
@@ -34,33 +35,11 @@
 #include <curl/curl.h>
 
 using namespace switchyard;
-using switchyard::bench::mock_process;
-using switchyard::bench::start_mock;
-using switchyard::bench::stop_mock;
+using namespace switchyard::bench;
 
 namespace {
 
 // -- measuring ----------------------------------------------------------------
-
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto sec = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
-  };
-  return sec(ru.ru_utime) + sec(ru.ru_stime);
-}
-
-double us(timespan d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
-
-timespan quantile(const std::vector<timespan>& sorted, double q) {
-  if (sorted.empty())
-    return {};
-  auto i = static_cast<size_t>(q * static_cast<double>(sorted.size()));
-  return sorted[std::min(i, sorted.size() - 1)];
-}
 
 /// What one phase measured.
 struct phase_result {

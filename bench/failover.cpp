@@ -9,6 +9,7 @@
 // both and the difference (target: at most 50 µs added per call).
 //
 // Usage: bench-failover [--calls 4000] [--block 200]
+#include "measure.hpp"
 #include "mock_process.hpp"
 #include "switchyard/engine.hpp"
 
@@ -32,9 +33,7 @@
 #include <curl/curl.h>
 
 using namespace switchyard;
-using switchyard::bench::mock_process;
-using switchyard::bench::start_mock;
-using switchyard::bench::stop_mock;
+using namespace switchyard::bench;
 
 namespace {
 
@@ -60,13 +59,6 @@ int unused_port() {
 
 // -- the in-process upstream
 // ---------------------------------------------------
-
-constexpr std::string_view canned_body
-    = R"({"id":"chatcmpl-bench","object":"chat.completion","created":1,)"
-      R"("model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":)"
-      R"("assistant","content":"A fallback keeps answering."},)"
-      R"("finish_reason":"stop"}],"usage":{"prompt_tokens":9,)"
-      R"("completion_tokens":4,"total_tokens":13}})";
 
 /// Refuses connections to `dead_port` and answers everything else at once,
 /// from the submitting thread.
@@ -131,17 +123,6 @@ chat_request make_request() {
   req.messages.push_back(std::move(msg));
   req.max_tokens = 64;
   return req;
-}
-
-double us(timespan d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
-
-timespan quantile(const std::vector<timespan>& sorted, double q) {
-  if (sorted.empty())
-    return {};
-  auto i = static_cast<size_t>(q * static_cast<double>(sorted.size()));
-  return sorted[std::min(i, sorted.size() - 1)];
 }
 
 /// Makes one call and returns its latency, or nullopt when it failed or was

@@ -10,6 +10,7 @@
 
 #include "switchyard/transport.hpp"
 
+#include "measure.hpp"
 #include "mock_process.hpp"
 
 #include <atomic>
@@ -33,23 +34,12 @@
 #include <curl/curl.h>
 
 using namespace switchyard;
-using switchyard::bench::mock_process;
-using switchyard::bench::start_mock;
-using switchyard::bench::stop_mock;
+using namespace switchyard::bench;
 using namespace std::chrono_literals;
 
 namespace {
 
 // -- measuring ----------------------------------------------------------------
-
-double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto sec = [](const timeval& tv) {
-    return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6;
-  };
-  return sec(ru.ru_utime) + sec(ru.ru_stime);
-}
 
 void raise_fd_limit() {
   rlimit rl{};
