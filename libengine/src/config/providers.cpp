@@ -58,6 +58,15 @@ std::string_view default_api_version(provider_kind kind) {
   }
 }
 
+const name_table<continuation_style>& continuation_names() {
+  static const name_table<continuation_style> table{
+      {to_string(continuation_style::prefill), continuation_style::prefill},
+      {to_string(continuation_style::instruction),
+       continuation_style::instruction},
+  };
+  return table;
+}
+
 const name_table<auth_style>& auth_names() {
   static const name_table<auth_style> table{
       {"bearer", auth_style::bearer},
@@ -76,8 +85,8 @@ void config_parser::parse_provider(const std::string& name, const json& obj) {
   auto at = [&](std::string_view key) { return child(path, key); };
   if (!rd_.object(obj, path,
                   {"kind", "base_url", "api_key", "api_version", "auth",
-                   "auth_header", "headers", "default_max_tokens",
-                   "timeouts"})) {
+                   "auth_header", "headers", "default_max_tokens", "timeouts",
+                   "continuation"})) {
     entry.ok = false;
     return;
   }
@@ -153,6 +162,10 @@ void config_parser::parse_provider(const std::string& name, const json& obj) {
   with(obj, "timeouts", [&](const json& v) {
     apply_timeouts(rd_, v, at("timeouts"), p.timeouts);
   });
+  with(obj, "continuation", [&](const json& v) {
+    p.continuation = rd_.enumeration(
+        v, at("continuation"), "continuation style", continuation_names());
+  });
   entry.ok = rd_.error_count() == errors_before;
   if (!entry.ok)
     return;
@@ -203,6 +216,8 @@ void config_parser::parse_deployment(const std::string& name, const json& obj) {
     ep.auth_header = prov->cfg.auth_header;
     ep.extra_headers = prov->cfg.headers;
     ep.default_max_tokens = prov->cfg.default_max_tokens;
+    d.continuation
+        = prov->cfg.continuation.value_or(default_continuation(prov->cfg.kind));
   }
   bool azure = prov != nullptr && ep.kind == provider_kind::azure_openai;
   if (auto m = member(obj, "model")) {

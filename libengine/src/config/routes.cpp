@@ -27,7 +27,7 @@ void config_parser::parse_route(const std::string& name, const json& obj) {
   if (!rd_.object(obj, path,
                   {"targets", "strategy", "deadline_ms", "ladder_ms", "retry",
                    "backoff", "breaker", "retry_budget", "hedge",
-                   "stream_failover", "context_fallbacks",
+                   "stream_failover", "stream", "context_fallbacks",
                    "content_policy_fallbacks"}))
     return;
   route_config route;

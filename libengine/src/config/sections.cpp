@@ -59,6 +59,31 @@ std::optional<error_class_set> read_classes(reader& rd, const json& value,
   return result;
 }
 
+/// Reads a list of 1 to 16 durations of at least 1 ms; `what` names them in
+/// the error about the count.
+std::optional<std::vector<timespan>> read_ladder(reader& rd, const json& value,
+                                                 const std::string& path,
+                                                 std::string_view what) {
+  if (!rd.array(value, path))
+    return std::nullopt;
+  if (value.empty() || value.size() > 16) {
+    rd.error(path, "expected 1 to 16 " + std::string{what} + ", got "
+                       + std::to_string(value.size()));
+    return std::nullopt;
+  }
+  std::vector<timespan> result;
+  bool ok = true;
+  for (size_t i = 0; i < value.size(); ++i) {
+    if (auto t = rd.millis(value[i], element(path, i), 1))
+      result.push_back(*t);
+    else
+      ok = false;
+  }
+  if (!ok)
+    return std::nullopt;
+  return result;
+}
+
 template <class T>
 void set_if(std::optional<T> x, T& out) {
   if (x)
@@ -69,6 +94,81 @@ template <class T, class U>
 void set_cast_if(std::optional<T> x, U& out) {
   if (x)
     out = static_cast<U>(*x);
+}
+
+/// Rejects the first entry of a ladder (`name` under `path`) longer than
+/// `deadline`, blaming the ladder when this object sets it and the deadline
+/// when only that is set here. Inherited pairs were checked where they were
+/// set.
+void check_ladder(reader& rd, const std::string& path, std::string_view name,
+                  const std::vector<timespan>& ladder, timespan deadline,
+                  bool own_ladder, bool own_deadline) {
+  if (!own_ladder && !own_deadline)
+    return;
+  auto ms = [](timespan t) {
+    return std::to_string(
+        std::chrono::duration_cast<std::chrono::milliseconds>(t).count());
+  };
+  for (size_t i = 0; i < ladder.size(); ++i) {
+    if (ladder[i] <= deadline)
+      continue;
+    auto entry = element(std::string{name}, i);
+    if (own_ladder) {
+      auto where = path;
+      if (!where.empty())
+        where += '.';
+      where += entry;
+      rd.error(std::move(where),
+               ms(ladder[i]) + " exceeds deadline_ms (" + ms(deadline) + ")");
+    } else {
+      rd.error(child(path, "deadline_ms"),
+               ms(deadline) + " is shorter than the inherited " + entry + " ("
+                   + ms(ladder[i]) + "); set " + std::string{name}
+                   + " here too");
+    }
+    return;
+  }
+}
+
+/// Overlays a `stream` object. Returns false when it holds a
+/// `first_token_ms` that does not parse (the inherited one then stays).
+bool apply_stream(reader& rd, const json& obj, const std::string& path,
+                  stream_settings& out) {
+  if (!rd.object(
+          obj, path,
+          {"first_token_ms", "idle_ms", "max_duration_ms", "buffer_events"}))
+    return false;
+  auto at = [&](std::string_view key) { return child(path, key); };
+  bool first_token_ok = true;
+  with(obj, "first_token_ms", [&](const json& v) {
+    auto ladder
+        = read_ladder(rd, v, at("first_token_ms"), "first-token timeouts");
+    if (ladder)
+      out.first_token = std::move(*ladder);
+    else
+      first_token_ok = false;
+  });
+  with(obj, "idle_ms", [&](const json& v) {
+    set_if(rd.millis(v, at("idle_ms"), 1), out.idle);
+  });
+  with(obj, "max_duration_ms", [&](const json& v) {
+    if (v.is_null()) {
+      out.max_duration.reset();
+      return;
+    }
+    if (!v.is_number()) {
+      rd.error(at("max_duration_ms"),
+               "expected a positive integer or null, got " + describe(v));
+      return;
+    }
+    if (auto t = rd.millis(v, at("max_duration_ms"), 1))
+      out.max_duration = *t;
+  });
+  with(obj, "buffer_events", [&](const json& v) {
+    set_cast_if(rd.integer(v, at("buffer_events"), 1, max_count),
+                out.buffer_events);
+  });
+  return first_token_ok;
 }
 
 } // namespace
@@ -374,26 +474,11 @@ void apply_route_policy(reader& rd, const json& obj, const std::string& path,
   });
   bool ladder_ok = true;
   with(obj, "ladder_ms", [&](const json& v) {
-    auto p = at("ladder_ms");
-    if (!rd.array(v, p)) {
+    auto ladder = read_ladder(rd, v, at("ladder_ms"), "attempt timeouts");
+    if (ladder)
+      out.ladder = std::move(*ladder);
+    else
       ladder_ok = false;
-      return;
-    }
-    if (v.empty() || v.size() > 16) {
-      rd.error(p, "expected 1 to 16 attempt timeouts, got "
-                      + std::to_string(v.size()));
-      ladder_ok = false;
-      return;
-    }
-    std::vector<timespan> ladder;
-    for (size_t i = 0; i < v.size(); ++i) {
-      if (auto t = rd.millis(v[i], element(p, i), 1))
-        ladder.push_back(*t);
-      else
-        ladder_ok = false;
-    }
-    if (ladder_ok)
-      out.ladder = std::move(ladder);
   });
   with(obj, "retry",
        [&](const json& v) { apply_retry(rd, v, at("retry"), out.retry); });
@@ -410,31 +495,22 @@ void apply_route_policy(reader& rd, const json& obj, const std::string& path,
                           stream_failover_names()),
            out.stream_failover_mode);
   });
-  // An attempt timeout longer than the whole deadline is almost surely a
-  // typo (15000 vs 150000); it would be clipped silently, so reject it.
-  bool own_ladder = member(obj, "ladder_ms") != nullptr;
+  bool first_token_ok = true;
+  with(obj, "stream", [&](const json& v) {
+    first_token_ok = apply_stream(rd, v, at("stream"), out.stream);
+  });
+  // A timeout longer than the whole deadline is almost surely a typo (15000
+  // vs 150000); it would be clipped silently, so reject it.
   bool own_deadline = member(obj, "deadline_ms") != nullptr;
-  if (!ladder_ok || (!own_ladder && !own_deadline))
-    return;
-  auto ms = [](timespan t) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(t).count();
-  };
-  for (size_t i = 0; i < out.ladder.size(); ++i) {
-    if (out.ladder[i] <= out.deadline)
-      continue;
-    if (own_ladder)
-      rd.error(element(at("ladder_ms"), i),
-               std::to_string(ms(out.ladder[i])) + " exceeds deadline_ms ("
-                   + std::to_string(ms(out.deadline)) + ")");
-    else
-      rd.error(at("deadline_ms"),
-               std::to_string(ms(out.deadline))
-                   + " is shorter than the inherited ladder_ms["
-                   + std::to_string(i) + "] ("
-                   + std::to_string(ms(out.ladder[i]))
-                   + "); set ladder_ms here too");
-    return;
-  }
+  if (ladder_ok)
+    check_ladder(rd, path, "ladder_ms", out.ladder, out.deadline,
+                 member(obj, "ladder_ms") != nullptr, own_deadline);
+  auto stream = member(obj, "stream");
+  bool own_first_token
+      = stream != nullptr && member(*stream, "first_token_ms") != nullptr;
+  if (first_token_ok)
+    check_ladder(rd, path, "stream.first_token_ms", out.stream.first_token,
+                 out.deadline, own_first_token, own_deadline);
 }
 
 } // namespace switchyard::config_detail

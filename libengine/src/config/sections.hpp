@@ -53,7 +53,7 @@ void apply_transport(reader& rd, const json& obj, const std::string& path,
 
 /// Overlays the route-policy keys of a route or `defaults` object (strategy,
 /// deadline_ms, ladder_ms, retry, backoff, retry_budget, hedge,
-/// stream_failover). Unknown keys are the caller's business.
+/// stream_failover, stream). Unknown keys are the caller's business.
 void apply_route_policy(reader& rd, const json& obj, const std::string& path,
                         route_policy& out);
 
