@@ -3,6 +3,7 @@
 #include "switchyard/adapter.hpp"
 #include "switchyard/expected.hpp"
 #include "switchyard/policy/settings.hpp"
+#include "switchyard/stream.hpp"
 #include "switchyard/time.hpp"
 #include "switchyard/transport.hpp"
 
@@ -58,6 +59,9 @@ struct provider_config {
   int64_t default_max_tokens = 4096;
   /// Per-transfer timeouts; the route's ladder may shorten them per attempt.
   transfer_timeouts timeouts;
+  /// How a `continue` fallback asks this provider to go on with a partial
+  /// answer; unset means the kind's default (`default_continuation`).
+  std::optional<continuation_style> continuation;
 };
 
 /// Admission limits of one deployment.
@@ -79,6 +83,8 @@ struct deployment_config {
   /// Fully resolved address, ready for `adapter::build_request`.
   endpoint ep;
   transfer_timeouts timeouts;
+  /// The provider's continuation style, resolved (never unset).
+  continuation_style continuation = continuation_style::instruction;
   /// Defaults for the targets that name this deployment.
   double weight = 1.0;
   int32_t priority = 0;
@@ -123,6 +129,8 @@ struct route_policy {
   hedge_settings hedge;
   /// What to do when a stream fails after tokens reached the caller.
   stream_failover stream_failover_mode = stream_failover::error;
+  /// Time-to-first-token ladder, idle and total limits, reader buffer.
+  stream_settings stream;
 };
 
 /// A named route: where calls go and how they fail over.

@@ -107,6 +107,11 @@ struct attempt_record {
   timespan latency{};
   /// Why the engine moved on after this attempt ("fallback: overloaded"...).
   std::string reason;
+  /// Tokens as the provider reported them. A stream that broke after
+  /// content never reports usage: its completion tokens are then estimated
+  /// as one per content event, prompt tokens as 0, and `usage_estimated` set.
+  std::optional<switchyard::usage> usage;
+  bool usage_estimated = false;
 };
 
 /// A complete answer, plus who gave it and how it was obtained.
@@ -145,10 +150,16 @@ struct tool_call_delta {
   std::string arguments;
 };
 
-/// Something the caller should know mid-stream (a fallback, a restart).
+/// Something the caller should know mid-stream. Kinds: "restart" (discard
+/// everything received so far; the answer starts again with a new
+/// `stream_start`) and "continue" (the answer goes on seamlessly from
+/// another provider).
 struct stream_notice {
   std::string kind;
   std::string message;
+  /// The deployment that failed and the one that takes over.
+  std::string from;
+  std::string to;
 };
 
 /// The stream ended normally.
@@ -162,6 +173,8 @@ struct stream_end {
 /// The stream ended with an error; never a silent truncation.
 struct stream_error {
   switchyard::failure failure;
+  /// Every attempt, in order.
+  std::vector<attempt_record> attempts;
 };
 
 /// Everything a streamed call delivers, in order.

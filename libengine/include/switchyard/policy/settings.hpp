@@ -143,6 +143,22 @@ enum class balance_strategy : uint8_t {
 /// What to do when a stream fails after tokens reached the caller.
 enum class stream_failover : uint8_t { error, restart, continue_ };
 
+/// Timeouts and buffering of streamed calls (a route's `stream` section).
+struct stream_settings {
+  /// Time to first token of attempt i is first_token[i] (the last entry for
+  /// later attempts), clipped to what is left of the deadline. Empty means
+  /// the route's ladder.
+  std::vector<timespan> first_token;
+  /// Longest silence between two received pieces of a stream.
+  timespan idle = std::chrono::seconds{30};
+  /// Longest one attempt may stream in total; unset means no limit other
+  /// than the call's deadline.
+  std::optional<timespan> max_duration;
+  /// Events a pull reader may hold unread; one more cancels the call with a
+  /// `slow_consumer` error.
+  uint32_t buffer_events = 4096;
+};
+
 /// Per-class retry decisions of a route.
 struct retry_settings {
   /// Retries of the same deployment per class before falling back.
