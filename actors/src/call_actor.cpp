@@ -41,11 +41,49 @@ failure make_failure(error_class cls, std::string code, std::string msg) {
   return f;
 }
 
+/// Sums the usage the attempts reported (estimates included).
+std::optional<usage> total_usage(const std::vector<attempt_record>& trail) {
+  std::optional<usage> sum;
+  for (const auto& rec : trail) {
+    if (!rec.usage)
+      continue;
+    if (!sum)
+      sum.emplace();
+    sum->prompt_tokens += rec.usage->prompt_tokens;
+    sum->completion_tokens += rec.usage->completion_tokens;
+    sum->total_tokens += rec.usage->total_tokens;
+  }
+  return sum;
+}
+
+/// Ends a stream with its one terminal event.
+void end_stream(call_state& st, const call_result& result) {
+  if (result) {
+    stream_end end;
+    end.finish = result->finish;
+    end.finish_raw = result->finish_raw;
+    end.usage = total_usage(result->attempts);
+    end.attempts = result->attempts;
+    st.sink->on_event(std::move(end));
+    return;
+  }
+  stream_error err;
+  err.failure = result.error().failure;
+  if (st.started)
+    err.failure.message += " (the stream had delivered "
+                           + std::to_string(st.delivered.size())
+                           + " characters of the answer)";
+  err.attempts = result.error().attempts;
+  st.sink->on_event(std::move(err));
+}
+
 void finish(self_ptr self, call_result result) {
   auto& st = self->state;
   if (st.finished)
     return;
   st.finished = true;
+  if (st.sink)
+    end_stream(st, result);
   auto now = self->clock().now();
   call_finished ev;
   ev.call_id = st.id;
@@ -123,6 +161,20 @@ void send_to(self_ptr self, size_t dep, bool hedge) {
   st.running.push_back({dep, hedge, hdl.address()});
   deployment_call call{st.id, st.request, st.plan->config, st.deadline,
                        attempts_made(st)};
+  if (st.sink) {
+    call.stream = true;
+    call.stream_to = self->address();
+    call.stream_tag = ++st.stream_tag;
+    st.stream_dep = dep;
+    st.content_in_tag = false;
+    st.pending_start.reset();
+    st.seam.reset();
+    if (st.continuing) {
+      st.seam.emplace(st.delivered);
+      call.request = std::make_shared<const chat_request>(
+          make_continuation(*st.request, st.delivered, rt.config.continuation));
+    }
+  }
   // The request's timeout is the call's deadline: unlike a delayed message
   // it is cancelled when the answer comes, so a finished call leaves no timer
   // (and no actor kept alive by one) behind.
@@ -141,7 +193,7 @@ void send_to(self_ptr self, size_t dep, bool hedge) {
               on_result(self, dep, res);
             });
   const auto& hs = st.plan->config->policy.hedge;
-  if (!hedge && hs.enabled && st.options.pin.empty()
+  if (!hedge && hs.enabled && st.options.pin.empty() && !st.sink
       && st.running.size() < hs.max_attempts) {
     auto delay = hs.delay;
     if (hs.percentile) {
@@ -220,6 +272,129 @@ void dispatch_next(self_ptr self) {
                                             "no_targets", "no target left"));
 }
 
+/// The caller's stream cannot take more: cancel upstream and say why.
+void slow_consumer(self_ptr self) {
+  auto& st = self->state;
+  cancel_running(self);
+  fail(self,
+       make_failure(
+           error_class::overloaded, "slow_consumer",
+           "the caller did not read the stream fast enough (buffer of "
+               + std::to_string(st.plan->config->policy.stream.buffer_events)
+               + " events full); the call was cancelled"));
+}
+
+/// Delivers one content event of the latest dispatch, preceded by a pending
+/// notice and the stream's start when it is the first. Returns false when
+/// the call ended (slow consumer).
+bool deliver_content(self_ptr self, stream_event ev) {
+  auto& st = self->state;
+  auto& rt = *st.core->deployments[st.stream_dep];
+  if (!st.content_in_tag) {
+    st.content_in_tag = true;
+    if (st.pending_notice) {
+      st.pending_notice->to = rt.config.name;
+      auto notice = std::move(*st.pending_notice);
+      st.pending_notice.reset();
+      if (!st.sink->on_event(std::move(notice))) {
+        slow_consumer(self);
+        return false;
+      }
+    }
+    if (!st.started) {
+      st.started = true;
+      stream_start start;
+      if (st.pending_start)
+        start = std::move(*st.pending_start);
+      start.provider = rt.config.provider;
+      if (start.model.empty())
+        start.model = rt.config.ep.model;
+      if (!st.sink->on_event(std::move(start))) {
+        slow_consumer(self);
+        return false;
+      }
+    }
+  }
+  if (auto* t = std::get_if<text_delta>(&ev))
+    st.delivered += t->text;
+  else
+    st.delivered_tools = true;
+  if (!st.sink->on_event(std::move(ev))) {
+    slow_consumer(self);
+    return false;
+  }
+  return true;
+}
+
+/// Events of a streamed dispatch, straight from the transport thread.
+void on_stream_events(self_ptr self, uint64_t tag,
+                      std::vector<stream_event>& events) {
+  auto& st = self->state;
+  if (st.finished || tag != st.stream_tag)
+    return; // a dispatch the call has moved on from
+  for (auto& ev : events) {
+    if (auto* start = std::get_if<stream_start>(&ev)) {
+      st.pending_start = std::move(*start);
+      continue;
+    }
+    if (auto* t = std::get_if<text_delta>(&ev); t != nullptr && st.seam) {
+      t->text = st.seam->feed(t->text);
+      if (t->text.empty())
+        continue;
+    }
+    if (!deliver_content(self, std::move(ev)))
+      return;
+  }
+}
+
+/// Delivers what the seam still holds back. Returns false when the call
+/// ended.
+bool flush_seam(self_ptr self) {
+  auto& st = self->state;
+  if (!st.seam)
+    return true;
+  auto rest = st.seam->flush();
+  st.seam.reset();
+  return rest.empty() || deliver_content(self, text_delta{std::move(rest)});
+}
+
+/// A streamed dispatch failed after its content reached the caller: applies
+/// the route's `stream_failover` policy. Returns false when the call ended.
+bool stream_broke(self_ptr self, size_t dep, const failure& f) {
+  auto& st = self->state;
+  auto& rt = *st.core->deployments[dep];
+  auto mode = st.plan->config->policy.stream_failover_mode;
+  auto why = rt.config.name + " failed mid-stream: " + to_string(f);
+  if (f.cls == error_class::cancelled)
+    return true; // ends as cancelled below
+  if (mode == stream_failover::error) {
+    auto g = f;
+    g.message = "stream from " + rt.config.name
+                + " broke after content was delivered: " + f.message;
+    fail(self, std::move(g));
+    return false;
+  }
+  stream_notice notice;
+  notice.from = rt.config.name;
+  if (mode == stream_failover::continue_ && !st.delivered_tools) {
+    notice.kind = "continue";
+    notice.message = why + "; the answer continues from a fallback";
+    st.continuing = true;
+  } else {
+    notice.kind = "restart";
+    notice.message = why + "; discard the partial answer, it starts again"
+                     + (mode == stream_failover::continue_
+                            ? " (tool calls cannot be continued)"
+                            : "");
+    st.continuing = false;
+    st.started = false;
+    st.delivered.clear();
+    st.delivered_tools = false;
+  }
+  st.pending_notice = std::move(notice);
+  return true;
+}
+
 /// Restricts the rest of the call to `only` (context-length or
 /// content-policy fallbacks), skipping deployments already tried.
 void restrict_to(call_state& st, const std::vector<size_t>& only) {
@@ -261,6 +436,8 @@ void on_result(self_ptr self, size_t dep, deployment_result& r) {
     st.trail.insert(st.trail.end(), std::make_move_iterator(r.attempts.begin()),
                     std::make_move_iterator(r.attempts.end()));
   }
+  if (st.sink && dep == st.stream_dep && !flush_seam(self))
+    return;
   if (r.response) {
     cancel_running(self);
     if (was_hedge)
@@ -272,6 +449,9 @@ void on_result(self_ptr self, size_t dep, deployment_result& r) {
   }
   auto& f = r.failure;
   bool reached = !r.rejected;
+  if (st.sink && dep == st.stream_dep && st.content_in_tag
+      && !stream_broke(self, dep, f))
+    return;
   switch (f.cls) {
     case error_class::cancelled:
     case error_class::bad_request:
@@ -369,8 +549,10 @@ std::vector<size_t> plan_order(call_state& st, time_point now) {
 caf::behavior call_actor(caf::stateful_actor<call_state>* self,
                          std::shared_ptr<engine_core> core, uint64_t id,
                          std::shared_ptr<const chat_request> request,
-                         call_options options, call_callback done) {
+                         call_options options, call_callback done,
+                         std::shared_ptr<stream_sink> sink) {
   auto& st = self->state;
+  st.sink = std::move(sink);
   st.core = std::move(core);
   st.id = id;
   st.request = std::move(request);
@@ -411,6 +593,9 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self,
                                     hedge_phase::fired});
           send_to(self, *dep, true);
         }
+      },
+      [self](stream_atom, uint64_t tag, std::vector<stream_event>& events) {
+        on_stream_events(self, tag, events);
       },
       [self](resend_atom, size_t dep, const caf::actor_addr& dead,
              uint32_t polls) { resend(self, dep, dead, polls); },

@@ -2,6 +2,7 @@
 
 #include "runtime.hpp"
 #include "switchyard/engine.hpp"
+#include "switchyard/stream.hpp"
 
 #include <memory>
 #include <optional>
@@ -50,6 +51,31 @@ struct call_state {
   uint64_t hedge_generation = 0;
   bool dispatched_any = false;
   bool finished = false;
+
+  // -- streamed calls only
+
+  /// Where the events go; null for a plain call.
+  std::shared_ptr<stream_sink> sink;
+  /// Tag of the latest dispatch: events with an older tag are stale.
+  uint64_t stream_tag = 0;
+  /// The deployment of the latest dispatch.
+  size_t stream_dep = 0;
+  /// The provider's start event of the latest dispatch, if it sent one.
+  std::optional<stream_start> pending_start;
+  /// A `stream_start` went out for the answer being delivered.
+  bool started = false;
+  /// Content of the latest dispatch reached the caller.
+  bool content_in_tag = false;
+  /// The answer's text the caller has (what `continue` continues).
+  std::string delivered;
+  /// Tool-call content reached the caller (cannot be continued).
+  bool delivered_tools = false;
+  /// After a mid-stream failure: said before the fallback's first content.
+  std::optional<stream_notice> pending_notice;
+  /// `continue` mode: dispatches ask to continue `delivered`.
+  bool continuing = false;
+  /// Drops what a continuation repeats of `delivered`.
+  std::optional<seam_joiner> seam;
 };
 
 /// The CALL actor's behaviour: resolves the route, orders its targets, runs
@@ -58,6 +84,7 @@ struct call_state {
 caf::behavior call_actor(caf::stateful_actor<call_state>* self,
                          std::shared_ptr<engine_core> core, uint64_t id,
                          std::shared_ptr<const chat_request> request,
-                         call_options options, call_callback done);
+                         call_options options, call_callback done,
+                         std::shared_ptr<stream_sink> sink);
 
 } // namespace switchyard

@@ -7,6 +7,7 @@
 
 #include <array>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -112,12 +113,19 @@ engine::from_json(std::string_view json, engine_options opts) {
 
 uint64_t engine::complete(chat_request req, call_options opts,
                           call_callback done) {
+  return start(std::move(req), std::move(opts), std::move(done), nullptr);
+}
+
+uint64_t engine::start(chat_request req, call_options opts, call_callback done,
+                       std::shared_ptr<stream_sink> sink) {
   auto& d = *impl_;
   if (!d.accepting.load()) {
     call_error err;
     err.failure.cls = error_class::cancelled;
     err.failure.code = "shutdown";
     err.failure.message = "the engine is shutting down";
+    if (sink)
+      sink->on_event(stream_error{err.failure, {}});
     done(unexpected{std::move(err)});
     return 0;
   }
@@ -129,7 +137,8 @@ uint64_t engine::complete(chat_request req, call_options opts,
   };
   auto hdl = d.sys->spawn(call_actor, d.core, id,
                           std::make_shared<const chat_request>(std::move(req)),
-                          std::move(opts), call_callback{std::move(wrapped)});
+                          std::move(opts), call_callback{std::move(wrapped)},
+                          std::move(sink));
   auto& s = d.shard_of(id);
   std::lock_guard guard{s.mtx};
   if (s.finished_early.erase(id) == 0)
@@ -143,6 +152,125 @@ std::future<call_result> engine::complete(chat_request req, call_options opts) {
   complete(std::move(req), std::move(opts),
            [promise](call_result r) { promise->set_value(std::move(r)); });
   return fut;
+}
+
+namespace {
+
+/// Adapts a push callback to the sink interface.
+class callback_sink final : public stream_sink {
+public:
+  explicit callback_sink(stream_callback fn) : fn_(std::move(fn)) {
+    // nop
+  }
+
+  bool on_event(stream_event ev) override {
+    fn_(std::move(ev));
+    return true;
+  }
+
+private:
+  stream_callback fn_;
+};
+
+bool is_terminal(const stream_event& ev) {
+  return std::holds_alternative<stream_end>(ev)
+         || std::holds_alternative<stream_error>(ev);
+}
+
+} // namespace
+
+/// The bounded queue between a streamed call and its reader.
+struct stream_reader::buffer final : stream_sink {
+  explicit buffer(size_t cap) : capacity(cap) {
+    // nop
+  }
+
+  bool on_event(stream_event ev) override {
+    bool terminal = is_terminal(ev);
+    {
+      std::lock_guard guard{mtx};
+      // The terminal event always fits: the stream never ends unsaid.
+      if (!terminal && events.size() >= capacity)
+        return false;
+      events.push_back(std::move(ev));
+      ended = ended || terminal;
+    }
+    cv.notify_one();
+    return true;
+  }
+
+  size_t capacity;
+  mutable std::mutex mtx;
+  std::condition_variable cv;
+  std::deque<stream_event> events;
+  /// The engine delivered the terminal event.
+  bool ended = false;
+  /// The reader returned it.
+  bool done = false;
+};
+
+stream_reader::stream_reader(engine* owner, uint64_t id,
+                             std::shared_ptr<buffer> buf)
+    : owner_(owner), id_(id), buf_(std::move(buf)) {
+  // nop
+}
+
+stream_reader::~stream_reader() {
+  bool ended = false;
+  {
+    std::lock_guard guard{buf_->mtx};
+    ended = buf_->ended;
+  }
+  if (!ended)
+    cancel();
+}
+
+std::optional<stream_event> stream_reader::next(timespan timeout) {
+  std::unique_lock guard{buf_->mtx};
+  if (buf_->done)
+    return std::nullopt;
+  if (!buf_->cv.wait_for(guard, timeout,
+                         [this] { return !buf_->events.empty(); }))
+    return std::nullopt;
+  auto ev = std::move(buf_->events.front());
+  buf_->events.pop_front();
+  if (is_terminal(ev))
+    buf_->done = true;
+  return ev;
+}
+
+bool stream_reader::done() const {
+  std::lock_guard guard{buf_->mtx};
+  return buf_->done;
+}
+
+void stream_reader::cancel() {
+  if (id_ != 0)
+    owner_->cancel(id_);
+}
+
+uint64_t engine::stream(chat_request req, call_options opts,
+                        std::shared_ptr<stream_sink> sink) {
+  req.stream = true;
+  return start(
+      std::move(req), std::move(opts), [](call_result) {}, std::move(sink));
+}
+
+uint64_t engine::stream(chat_request req, call_options opts,
+                        stream_callback on_event) {
+  return stream(std::move(req), std::move(opts),
+                std::make_shared<callback_sink>(std::move(on_event)));
+}
+
+std::unique_ptr<stream_reader> engine::stream(chat_request req,
+                                              call_options opts) {
+  size_t cap = stream_settings{}.buffer_events;
+  if (impl_->core)
+    if (auto* plan = impl_->core->find_route(opts.route))
+      cap = plan->config->policy.stream.buffer_events;
+  auto buf = std::make_shared<stream_reader::buffer>(cap);
+  auto id = stream(std::move(req), std::move(opts), buf);
+  return std::unique_ptr<stream_reader>{new stream_reader(this, id, buf)};
 }
 
 void engine::cancel(uint64_t call_id) {

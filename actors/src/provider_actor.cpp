@@ -38,6 +38,82 @@ private:
   uint64_t key_;
 };
 
+/// Decodes a streamed transfer on the transport thread and forwards its
+/// events straight to the call's consumer (no hop through the provider
+/// actor, whose mailbox all streams of a deployment share). The provider
+/// actor hears only the first content and the verdict. Holds addresses
+/// only: a dead actor simply gets nothing.
+class stream_forwarder final : public transfer_sink {
+public:
+  stream_forwarder(caf::actor_addr provider, caf::actor_addr consumer,
+                   uint64_t tag, uint64_t key, const adapter& codec)
+      : provider_(std::move(provider)), consumer_(std::move(consumer)),
+        tag_(tag), key_(key), attempt_(codec) {
+    // nop
+  }
+
+  void on_head(int, const header_list&) override {
+    // nop: the status and headers arrive again in on_complete
+  }
+
+  void on_chunk(std::string_view chunk) override {
+    if (verdict_sent_)
+      return;
+    std::vector<stream_event> out;
+    auto failed = attempt_.feed(chunk, out);
+    if (!out.empty())
+      if (auto hdl = caf::actor_cast<caf::actor>(consumer_))
+        caf::anon_send(hdl, stream_atom::value, tag_, std::move(out));
+    if (!told_first_ && attempt_.produced_content()) {
+      told_first_ = true;
+      if (auto hdl = caf::actor_cast<provider_actor>(provider_))
+        caf::anon_send(hdl, token_atom::value, key_);
+    }
+    if (failed) {
+      // An in-stream error: report it now; the provider cancels the rest.
+      verdict_sent_ = true;
+      auto v
+          = attempt_.finish(std::nullopt, {}, std::chrono::system_clock::now());
+      v.transfer_open = true;
+      send_verdict(std::move(v));
+    }
+  }
+
+  void on_complete(transfer_result result) override {
+    if (verdict_sent_)
+      return;
+    verdict_sent_ = true;
+    std::optional<failure> tf;
+    if (result.error != transport_error::none)
+      tf = classify_transport_error(result.error, std::move(result.detail));
+    send_verdict(attempt_.finish(std::move(tf), result.response,
+                                 std::chrono::system_clock::now()));
+  }
+
+private:
+  void send_verdict(stream_verdict v) {
+    if (auto hdl = caf::actor_cast<provider_actor>(provider_))
+      caf::anon_send(hdl, transfer_atom::value, key_, std::move(v));
+  }
+
+  caf::actor_addr provider_;
+  caf::actor_addr consumer_;
+  uint64_t tag_;
+  uint64_t key_;
+  stream_attempt attempt_;
+  bool told_first_ = false;
+  bool verdict_sent_ = false;
+};
+
+/// Returns rung `n` of `ladder` (its last for later attempts), or `fallback`
+/// for an empty ladder.
+timespan rung(const std::vector<timespan>& ladder, size_t n,
+              timespan fallback) {
+  if (ladder.empty())
+    return fallback;
+  return ladder[std::min(n, ladder.size() - 1)];
+}
+
 /// A rough token estimate for the rate limiter: ~4 characters per token plus
 /// the completion budget.
 uint32_t estimate_tokens(const chat_request& req) {
@@ -134,12 +210,15 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc) {
                           "the call's deadline passed before the attempt"));
     return;
   }
-  const auto& ladder = pc.call.route->policy.ladder;
+  const auto& policy = pc.call.route->policy;
   auto n = pc.call.attempts_before
            + static_cast<uint32_t>(pc.result.attempts.size());
-  auto timeout = left;
-  if (!ladder.empty())
-    timeout = std::min(left, ladder[std::min<size_t>(n, ladder.size() - 1)]);
+  // Streams: the ladder bounds the time to the first token, not the answer.
+  auto timeout
+      = std::min(left, rung(pc.call.stream && !policy.stream.first_token.empty()
+                                ? policy.stream.first_token
+                                : policy.ladder,
+                            n, left));
   auto built = rt.codec->build_request(*pc.call.request, rt.config.ep);
   if (!built) {
     // Cannot be expressed for this provider: say so without an attempt.
@@ -150,16 +229,38 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc) {
   http_job job;
   job.request = std::move(*built);
   job.timeouts = rt.config.timeouts;
-  job.timeouts.total = timeout;
   if (!job.timeouts.connect || *job.timeouts.connect > timeout)
     job.timeouts.connect = timeout;
   auto key = rt.next_key++;
   st.keys.emplace(key, pc.call.call_id);
   pc.key = key;
   pc.attempt_start = now;
+  pc.content = false;
+  pc.cut.reset();
   st.core->emit(attempt_started{pc.call.call_id, rt.config.name, n, timeout});
+  if (!pc.call.stream) {
+    job.timeouts.total = timeout;
+    pc.job = st.core->client->submit(
+        std::move(job), std::make_shared<provider_sink>(self->address(), key));
+    return;
+  }
+  // The transport cuts silence (idle) itself; the first-token and total
+  // limits are this actor's timers, because only content counts for them.
+  job.stream = true;
+  job.timeouts.total.reset();
+  if (!job.timeouts.first_byte || *job.timeouts.first_byte > timeout)
+    job.timeouts.first_byte = timeout;
+  if (!job.timeouts.idle || *job.timeouts.idle > policy.stream.idle)
+    job.timeouts.idle = policy.stream.idle;
+  auto me = caf::actor_cast<provider_actor>(self);
+  self->delayed_send(me, timeout, timeout_atom::value, key, true);
+  if (policy.stream.max_duration)
+    self->delayed_send(me, *policy.stream.max_duration, timeout_atom::value,
+                       key, false);
   pc.job = st.core->client->submit(
-      std::move(job), std::make_shared<provider_sink>(self->address(), key));
+      std::move(job),
+      std::make_shared<stream_forwarder>(self->address(), pc.call.stream_to,
+                                         pc.call.stream_tag, key, *rt.codec));
 }
 
 void finish(self_ptr self, uint64_t call_id) {
@@ -207,8 +308,9 @@ void on_attempt_failure(self_ptr self, provider_state::pending_call& pc,
   bool retry = pc.retries < limit;
   if (f.should_retry)
     retry = *f.should_retry && pc.retries < std::max<uint32_t>(1, limit);
-  if (f.cls == error_class::cancelled || rt.unavailable(now))
-    retry = false;
+  if (f.cls == error_class::cancelled || rt.unavailable(now)
+      || pc.result.streamed)
+    retry = false; // a stream with content is the caller's policy's business
   std::optional<retry_wait> wait;
   auto left = pc.call.deadline - now;
   if (retry && f.retry_after && policy.backoff.honour_retry_after
@@ -244,18 +346,79 @@ void on_attempt_failure(self_ptr self, provider_state::pending_call& pc,
                      retry_atom::value, pc.call.call_id, pc.generation);
 }
 
-void on_transfer(self_ptr self, uint64_t key, transfer_result& tr) {
+/// Books an attempt's outcome (breaker, counters, events) and either
+/// delivers the answer or decides about a retry. `latency` is what the
+/// attempt record reports; `health_latency` what the breaker and the latency
+/// averages see (a stream's time to first token).
+void conclude(self_ptr self, provider_state::pending_call& pc,
+              std::optional<failure> f, std::optional<chat_response> resp,
+              int status, timespan latency, timespan health_latency,
+              std::optional<usage> estimate = std::nullopt) {
+  auto& st = self->state;
+  auto& rt = *st.rt;
+  auto now = self->clock().now();
+  auto call_id = pc.call.call_id;
+  rt.record_outcome(f.has_value());
+  auto rec = make_record(rt, f, latency, status);
+  if (resp) {
+    rec.usage = resp->usage;
+  } else if (estimate) {
+    rec.usage = estimate;
+    rec.usage_estimated = true;
+  }
+  pc.result.attempts.push_back(std::move(rec));
+  st.core->emit(attempt_finished{
+      call_id, rt.config.name,
+      pc.call.attempts_before
+          + static_cast<uint32_t>(pc.result.attempts.size() - 1),
+      f ? std::optional{f->cls} : std::nullopt, status, latency});
+  pc.probe = false; // the breaker hears the verdict below
+  if (resp) {
+    rt.breaker.on_success(now, health_latency);
+    emit_transition(st, now);
+    rt.latency.add(health_latency);
+    rt.board.latency_ewma_ns.store(to_ns(time_point{} + rt.latency.value()),
+                                   std::memory_order_relaxed);
+    rt.latency_sample.record_latency(health_latency);
+    if (auto d = rt.latency_sample.hedge_delay())
+      rt.board.hedge_delay_ns.store(to_ns(time_point{} + *d),
+                                    std::memory_order_relaxed);
+    resp->provider = rt.config.provider;
+    if (resp->model.empty())
+      resp->model = rt.config.ep.model;
+    pc.result.response = std::move(resp);
+    finish(self, call_id);
+    return;
+  }
+  rt.breaker.on_failure(now, f->cls, f->retry_after);
+  emit_transition(st, now);
+  if (f->cls == error_class::auth)
+    rt.mark_down(time_point::max(), *f);
+  else if (f->cls == error_class::quota_exhausted)
+    rt.mark_down(now + rt.breaker.settings().max_open_duration, *f);
+  on_attempt_failure(self, pc, std::move(*f), now);
+}
+
+/// Finds the call of attempt `key` and detaches the attempt from it.
+provider_state::pending_call* take_attempt(self_ptr self, uint64_t key) {
   auto& st = self->state;
   auto k = st.keys.find(key);
   if (k == st.keys.end())
-    return; // cancelled or from before a restart
+    return nullptr; // cancelled or from before a restart
   auto call_id = k->second;
   st.keys.erase(k);
   auto& pc = st.calls.at(call_id);
   pc.key = 0;
-  auto& rt = *st.rt;
+  return &pc;
+}
+
+void on_transfer(self_ptr self, uint64_t key, transfer_result& tr) {
+  auto* pc = take_attempt(self, key);
+  if (pc == nullptr)
+    return;
+  auto& rt = *self->state.rt;
   auto now = self->clock().now();
-  auto latency = now - pc.attempt_start;
+  auto latency = now - pc->attempt_start;
   auto wall = std::chrono::system_clock::now();
   std::optional<failure> f;
   std::optional<chat_response> resp;
@@ -275,38 +438,43 @@ void on_transfer(self_ptr self, uint64_t key, transfer_result& tr) {
       f = rt.codec->classify(tr.response, wall);
     }
   }
-  rt.record_outcome(f.has_value());
-  pc.result.attempts.push_back(make_record(rt, f, latency, tr.response.status));
-  st.core->emit(attempt_finished{
-      call_id, rt.config.name,
-      pc.call.attempts_before
-          + static_cast<uint32_t>(pc.result.attempts.size() - 1),
-      f ? std::optional{f->cls} : std::nullopt, tr.response.status, latency});
-  pc.probe = false; // the breaker hears the verdict below
-  if (resp) {
-    rt.breaker.on_success(now, latency);
-    emit_transition(st, now);
-    rt.latency.add(latency);
-    rt.board.latency_ewma_ns.store(to_ns(time_point{} + rt.latency.value()),
-                                   std::memory_order_relaxed);
-    rt.latency_sample.record_latency(latency);
-    if (auto d = rt.latency_sample.hedge_delay())
-      rt.board.hedge_delay_ns.store(to_ns(time_point{} + *d),
-                                    std::memory_order_relaxed);
-    resp->provider = rt.config.provider;
-    if (resp->model.empty())
-      resp->model = rt.config.ep.model;
-    pc.result.response = std::move(resp);
-    finish(self, call_id);
+  conclude(self, *pc, std::move(f), std::move(resp), tr.response.status,
+           latency, latency);
+}
+
+void on_stream_verdict(self_ptr self, uint64_t key, stream_verdict& v) {
+  auto* pc = take_attempt(self, key);
+  if (pc == nullptr)
     return;
+  auto now = self->clock().now();
+  auto latency = now - pc->attempt_start;
+  if (v.transfer_open)
+    self->state.core->client->cancel(pc->job); // stop what may still come
+  // The verdict says whether content went to the consumer: it was sent on
+  // the same thread right after that content, so it is the truth even when
+  // this actor cut the attempt before hearing of its first token.
+  pc->result.streamed = v.produced_content;
+  // A cut attempt reports why it was cut, unless it completed meanwhile.
+  std::optional<failure> f;
+  if (v.failure)
+    f = pc->cut ? std::move(pc->cut) : std::move(v.failure);
+  pc->cut.reset();
+  std::optional<chat_response> resp;
+  if (!f) {
+    resp.emplace();
+    resp->finish = v.finish;
+    resp->finish_raw = std::move(v.finish_raw);
+    if (v.usage)
+      resp->usage = *v.usage;
   }
-  rt.breaker.on_failure(now, f->cls, f->retry_after);
-  emit_transition(st, now);
-  if (f->cls == error_class::auth)
-    rt.mark_down(time_point::max(), *f);
-  else if (f->cls == error_class::quota_exhausted)
-    rt.mark_down(now + rt.breaker.settings().max_open_duration, *f);
-  on_attempt_failure(self, pc, std::move(*f), now);
+  auto ttft = v.produced_content && pc->content
+                  ? pc->first_token_at - pc->attempt_start
+                  : latency;
+  std::optional<usage> estimate;
+  if (f && v.produced_content)
+    estimate = usage{0, v.content_events, v.content_events};
+  conclude(self, *pc, std::move(f), std::move(resp), v.status, latency, ttft,
+           estimate);
 }
 
 } // namespace
@@ -437,6 +605,41 @@ provider(provider_actor::stateful_pointer<provider_state> self,
       },
       [self](transfer_atom, uint64_t key, transfer_result& tr) {
         on_transfer(self, key, tr);
+      },
+      [self](transfer_atom, uint64_t key, stream_verdict& v) {
+        on_stream_verdict(self, key, v);
+      },
+      [self](token_atom, uint64_t key) {
+        auto& st = self->state;
+        auto k = st.keys.find(key);
+        if (k == st.keys.end())
+          return;
+        auto& pc = st.calls.at(k->second);
+        pc.content = true;
+        pc.first_token_at = self->clock().now();
+      },
+      [self](timeout_atom, uint64_t key, bool first_token) {
+        auto& st = self->state;
+        auto k = st.keys.find(key);
+        if (k == st.keys.end())
+          return; // the attempt ended meanwhile
+        auto& pc = st.calls.at(k->second);
+        if ((first_token && pc.content) || pc.cut)
+          return;
+        auto limit = self->clock().now() - pc.attempt_start;
+        auto ms = std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(limit)
+                .count());
+        pc.cut
+            = first_token
+                  ? local_failure(error_class::timeout, "first_token_timeout",
+                                  "no content within " + ms + " ms")
+                  : local_failure(error_class::timeout, "stream_max_duration",
+                                  "the stream ran longer than its limit of "
+                                      + ms + " ms");
+        // The transfer's verdict comes back after the cancel and concludes
+        // the attempt with this failure.
+        st.core->client->cancel(pc.job);
       },
       [self](retry_atom, uint64_t call_id, uint64_t generation) {
         auto& st = self->state;

@@ -33,6 +33,12 @@ struct provider_state {
     time_point attempt_start{};
     /// True while this call holds one of the breaker's half-open probes.
     bool probe = false;
+    /// Streamed calls: the attempt in flight produced its first content.
+    bool content = false;
+    time_point first_token_at{};
+    /// Streamed calls: why the engine cut the attempt in flight (first
+    /// token or total limit); its verdict then reports this failure.
+    std::optional<failure> cut;
   };
 
   /// A call waiting for an in-flight slot.

@@ -58,6 +58,53 @@ void fake_client::answer(uint64_t id, transfer_result result) {
   sink->on_complete(std::move(result));
 }
 
+void fake_client::chunk(uint64_t id, std::string_view bytes) {
+  std::shared_ptr<transfer_sink> sink;
+  {
+    std::lock_guard guard{mtx_};
+    auto i = std::find_if(jobs_.begin(), jobs_.end(),
+                          [id](const fake_job& j) { return j.id == id; });
+    if (i == jobs_.end())
+      CAF_FAIL("chunk for unknown job " << id);
+    if (i->done)
+      CAF_FAIL("chunk for job " << id << " that already ended");
+    sink = i->sink;
+  }
+  sink->on_chunk(bytes);
+}
+
+transfer_result stream_ok() {
+  transfer_result tr;
+  tr.response.status = 200;
+  tr.response.headers.emplace_back("content-type", "text/event-stream");
+  return tr;
+}
+
+std::string sse_text(std::string_view text) {
+  nlohmann::json chunk{
+      {"id", "chatcmpl-1"},
+      {"object", "chat.completion.chunk"},
+      {"model", "served-model"},
+      {"choices",
+       {{{"index", 0}, {"delta", {{"content", std::string{text}}}}}}}};
+  return "data: " + chunk.dump() + "\n\n";
+}
+
+std::string sse_done(int64_t completion) {
+  nlohmann::json fin{{"id", "chatcmpl-1"},
+                     {"object", "chat.completion.chunk"},
+                     {"model", "served-model"},
+                     {"choices",
+                      {{{"index", 0},
+                        {"delta", nlohmann::json::object()},
+                        {"finish_reason", "stop"}}}},
+                     {"usage",
+                      {{"prompt_tokens", 7},
+                       {"completion_tokens", completion},
+                       {"total_tokens", 7 + completion}}}};
+  return "data: " + fin.dump() + "\n\ndata: [DONE]\n\n";
+}
+
 std::vector<fake_job> fake_client::jobs() const {
   std::lock_guard guard{mtx_};
   return jobs_;

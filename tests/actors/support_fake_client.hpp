@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace switchyard::test {
@@ -40,6 +41,10 @@ public:
   /// Completes job `id` with `result`; the provider actor gets a `transfer`
   /// message. Fails the test if the job is unknown or already ended.
   void answer(uint64_t id, transfer_result result);
+
+  /// Delivers a piece of a streamed job's body to its sink, as the transport
+  /// thread would. Fails the test if the job is unknown or already ended.
+  void chunk(uint64_t id, std::string_view bytes);
 
   /// Returns a copy of every job so far, in submission order.
   std::vector<fake_job> jobs() const;
@@ -76,6 +81,16 @@ transfer_result ok_response(const std::string& text = "Paris.");
 
 /// 429 rate_limit_exceeded with `retry-after-ms: <ms>` (and `retry-after`).
 transfer_result rate_limited_response(int64_t retry_after_ms = 1850);
+
+/// The end of a clean 200 stream (status and SSE content type, no body).
+transfer_result stream_ok();
+
+/// An OpenAI stream chunk carrying `text` (`data: {...}` and a blank line).
+std::string sse_text(std::string_view text);
+
+/// OpenAI's finish chunk (finish_reason "stop", usage 7 + `completion`)
+/// followed by `data: [DONE]`.
+std::string sse_done(int64_t completion = 3);
 
 /// 500 server_error.
 transfer_result server_error_response();

@@ -1,5 +1,6 @@
 #include "support_fixture.hpp"
 
+#include <array>
 #include <utility>
 
 namespace switchyard::test {
@@ -72,9 +73,67 @@ uint64_t actor_fixture::call(call_options opts) {
   sys.spawn(call_actor, core, id, request, std::move(opts),
             call_callback{[out, id](call_result r) {
               out->insert_or_assign(id, std::move(r));
-            }});
+            }},
+            nullptr);
   consume_messages();
   return id;
+}
+
+bool recording_sink::on_event(stream_event ev) {
+  auto& evs = (*out_)[id_];
+  bool terminal = std::holds_alternative<stream_end>(ev)
+                  || std::holds_alternative<stream_error>(ev);
+  if (!terminal && capacity_ != 0 && evs.size() >= capacity_)
+    return false;
+  evs.push_back(std::move(ev));
+  return true;
+}
+
+std::vector<std::string> event_kinds(const std::vector<stream_event>& evs) {
+  static constexpr std::array<const char*, 6> names{"start",  "text", "tool",
+                                                    "notice", "end",  "error"};
+  std::vector<std::string> out;
+  for (const auto& ev : evs)
+    out.emplace_back(names.at(ev.index()));
+  return out;
+}
+
+std::string text_of(const std::vector<stream_event>& evs) {
+  std::string out;
+  for (const auto& ev : evs)
+    if (const auto* t = std::get_if<text_delta>(&ev))
+      out += t->text;
+  return out;
+}
+
+uint64_t actor_fixture::stream(call_options opts, size_t capacity) {
+  auto id = next_call_id++;
+  auto out = outcomes;
+  auto req = std::make_shared<chat_request>(*request);
+  req->stream = true;
+  (*streams)[id];
+  call_actors[id] = sys.spawn(
+      call_actor, core, id, std::shared_ptr<const chat_request>{req},
+      std::move(opts), call_callback{[out, id](call_result r) {
+        out->insert_or_assign(id, std::move(r));
+      }},
+      std::make_shared<recording_sink>(streams, id, capacity));
+  consume_messages();
+  return id;
+}
+
+const std::vector<stream_event>& actor_fixture::streamed(uint64_t id) const {
+  return streams->at(id);
+}
+
+void actor_fixture::chunk(uint64_t job, std::string_view bytes) {
+  client->chunk(job, bytes);
+  consume_messages();
+}
+
+void actor_fixture::cancel(uint64_t id) {
+  caf::anon_send(call_actors.at(id), cancel_atom::value);
+  consume_messages();
 }
 
 bool actor_fixture::done(uint64_t id) const {

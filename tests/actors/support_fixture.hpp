@@ -74,6 +74,32 @@ private:
 /// memory.
 using outcome_map = std::map<uint64_t, call_result>;
 
+/// Streamed calls' events by call id, written by their sinks.
+using stream_map = std::map<uint64_t, std::vector<stream_event>>;
+
+/// A stream sink that records into a `stream_map` and refuses events once it
+/// holds `capacity` (0 = never refuses), as a full reader buffer would.
+class recording_sink final : public stream_sink {
+public:
+  recording_sink(std::shared_ptr<stream_map> out, uint64_t id, size_t capacity)
+      : out_(std::move(out)), id_(id), capacity_(capacity) {
+    // nop
+  }
+
+  bool on_event(stream_event ev) override;
+
+private:
+  std::shared_ptr<stream_map> out_;
+  uint64_t id_;
+  size_t capacity_;
+};
+
+/// Names the events of a stream, e.g. {"start", "text", "end"}.
+std::vector<std::string> event_kinds(const std::vector<stream_event>& evs);
+
+/// Concatenates the text of a stream's text deltas.
+std::string text_of(const std::vector<stream_event>& evs);
+
 /// Returns the failure code of a failed call ("" for a success).
 std::string failure_code(const call_result& r);
 
@@ -118,6 +144,19 @@ struct actor_fixture : ::test_coordinator_fixture<caf::actor_system_config> {
   /// Spawns a call actor for the standard request with `opts` and processes
   /// messages; returns the call id.
   uint64_t call(call_options opts = {});
+
+  /// Spawns a streamed call (recording its events) and processes messages;
+  /// returns the call id. `capacity` as for `recording_sink`.
+  uint64_t stream(call_options opts = {}, size_t capacity = 0);
+
+  /// The events streamed call `id` delivered so far.
+  const std::vector<stream_event>& streamed(uint64_t id) const;
+
+  /// Feeds `bytes` to streamed job `job` and processes messages.
+  void chunk(uint64_t job, std::string_view bytes);
+
+  /// Sends call `id`'s actor a cancel, as `engine::cancel` does.
+  void cancel(uint64_t id);
 
   /// Returns true once call `id` reported its outcome.
   bool done(uint64_t id) const;
@@ -166,6 +205,8 @@ struct actor_fixture : ::test_coordinator_fixture<caf::actor_system_config> {
   std::shared_ptr<engine_core> core;
   supervisor_actor sup;
   std::shared_ptr<outcome_map> outcomes;
+  std::shared_ptr<stream_map> streams = std::make_shared<stream_map>();
+  std::map<uint64_t, caf::actor> call_actors;
   std::shared_ptr<const chat_request> request;
   uint64_t next_call_id = 1;
 };

@@ -7,6 +7,7 @@
 #include "switchyard/engine.hpp"
 #include "switchyard/error.hpp"
 #include "switchyard/model.hpp"
+#include "switchyard/stream.hpp"
 #include "switchyard/transport.hpp"
 
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
@@ -35,6 +37,12 @@ struct deployment_call {
   time_point deadline{};
   /// Attempts the call made before this one; picks the ladder rung.
   uint32_t attempts_before = 0;
+  /// Streamed calls: the actor that receives the attempt's events as
+  /// `(stream, stream_tag, std::vector<stream_event>)`, straight from the
+  /// transport thread.
+  caf::actor_addr stream_to;
+  uint64_t stream_tag = 0;
+  bool stream = false;
 };
 
 /// How a deployment call ended.
@@ -49,6 +57,9 @@ struct deployment_result {
   /// queue full, marked down); `retry_at` then says when it may.
   bool rejected = false;
   time_point retry_at{};
+  /// Streamed calls: the last attempt produced content before it failed
+  /// (so the deployment did not retry it).
+  bool streamed = false;
 };
 
 // -- actor interfaces
@@ -67,6 +78,13 @@ using provider_actor = caf::typed_actor<
     // A transfer finished (sent by the transport thread).
     caf::reacts_to<caf::atom_constant<caf::atom("transfer")>, uint64_t,
                    transfer_result>,
+    // A streamed transfer ended (sent by the transport thread).
+    caf::reacts_to<caf::atom_constant<caf::atom("transfer")>, uint64_t,
+                   stream_verdict>,
+    // A streamed attempt (by key) produced its first content.
+    caf::reacts_to<caf::atom_constant<caf::atom("token")>, uint64_t>,
+    // A streamed attempt's first-token (true) or total (false) limit is due.
+    caf::reacts_to<caf::atom_constant<caf::atom("timeout")>, uint64_t, bool>,
     // A backoff wait of call `id` (generation `gen`) is over.
     caf::reacts_to<caf::atom_constant<caf::atom("retry")>, uint64_t, uint64_t>,
     // Test-only: fail with an exception, as a bug would.
@@ -93,6 +111,9 @@ using crash_atom = caf::atom_constant<caf::atom("crash")>;
 using providers_atom = caf::atom_constant<caf::atom("providers")>;
 using hedge_atom = caf::atom_constant<caf::atom("hedge")>;
 using resend_atom = caf::atom_constant<caf::atom("resend")>;
+using token_atom = caf::atom_constant<caf::atom("token")>;
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+using stream_atom = caf::atom_constant<caf::atom("stream")>;
 
 } // namespace switchyard
 
@@ -102,4 +123,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::deployment_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::deployment_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::deployment_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::transfer_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::stream_verdict)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<switchyard::stream_event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<switchyard::provider_actor>)

@@ -51,6 +51,65 @@ using call_result = expected<chat_response, call_error>;
 /// block.
 using call_callback = std::function<void(call_result)>;
 
+/// Receives the events of a streamed call, in order, on an engine thread; it
+/// must not block. Every stream ends with exactly one `stream_end` or
+/// `stream_error`; content is always preceded by a `stream_start`.
+class stream_sink {
+public:
+  virtual ~stream_sink() = default;
+
+  /// Takes one event. Returns false when it cannot take more (its buffer is
+  /// full): the engine then cancels the call upstream and ends the stream
+  /// with a `stream_error` of class `overloaded`, code `slow_consumer`,
+  /// which `on_event` must accept.
+  virtual bool on_event(stream_event ev) = 0;
+};
+
+/// A push-style stream consumer (never refuses an event).
+using stream_callback = std::function<void(stream_event)>;
+
+class engine;
+
+/// The pull side of a streamed call, with a bounded buffer: it holds at most
+/// the route's `stream.buffer_events` unread events. When the engine has one
+/// more to deliver, the call is cancelled upstream and the reader ends with a
+/// `slow_consumer` error after the events it holds (nothing is dropped
+/// silently). Thread-safe; must not outlive its engine.
+class stream_reader {
+public:
+  /// Cancels the call if it has not ended.
+  ~stream_reader();
+
+  stream_reader(const stream_reader&) = delete;
+  stream_reader& operator=(const stream_reader&) = delete;
+
+  /// Waits up to `timeout` for the next event; nullopt on timeout and after
+  /// the terminal event was returned.
+  std::optional<stream_event> next(timespan timeout);
+
+  /// True once the terminal event was returned by `next`.
+  bool done() const;
+
+  /// The call's id (for `engine::cancel`).
+  uint64_t call_id() const noexcept {
+    return id_;
+  }
+
+  /// Cancels the call; the stream then ends with a `cancelled` error.
+  void cancel();
+
+  struct buffer;
+
+private:
+  friend class engine;
+
+  stream_reader(engine* owner, uint64_t id, std::shared_ptr<buffer> buf);
+
+  engine* owner_;
+  uint64_t id_;
+  std::shared_ptr<buffer> buf_;
+};
+
 /// A deployment's health, as `engine::status()` reports it.
 struct deployment_status {
   std::string name;
@@ -109,8 +168,22 @@ public:
   /// Starts a call and returns a future of its outcome.
   std::future<call_result> complete(chat_request req, call_options opts = {});
 
+  /// Starts a streamed call (the request's `stream` flag is set); events go
+  /// to `sink` as they arrive. Returns the call id.
+  uint64_t stream(chat_request req, call_options opts,
+                  std::shared_ptr<stream_sink> sink);
+
+  /// Starts a streamed call whose events go to `on_event`.
+  uint64_t stream(chat_request req, call_options opts,
+                  stream_callback on_event);
+
+  /// Starts a streamed call read through a bounded `stream_reader`.
+  std::unique_ptr<stream_reader> stream(chat_request req,
+                                        call_options opts = {});
+
   /// Cancels a call: its upstream transfers are freed and it completes with
-  /// `cancelled`. Unknown or finished ids are ignored.
+  /// `cancelled` (a stream ends with a `cancelled` error). Unknown or
+  /// finished ids are ignored.
   void cancel(uint64_t call_id);
 
   /// Returns the health of every deployment.
@@ -131,6 +204,9 @@ public:
 
 private:
   explicit engine(std::unique_ptr<impl> ptr);
+
+  uint64_t start(chat_request req, call_options opts, call_callback done,
+                 std::shared_ptr<stream_sink> sink);
 
   std::unique_ptr<impl> impl_;
 };
