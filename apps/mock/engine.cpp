@@ -66,9 +66,12 @@ void mock_engine::count(std::string_view endpoint, const fault_plan& plan,
 }
 
 std::string mock_engine::stats_json() const {
+  // The connection that asks is open too; it is not one the caller counts.
+  auto others = std::max<int64_t>(0, open_connections_.load() - 1);
   std::lock_guard guard{stats_mtx_};
   nlohmann::json j = {{"total", total_},
                       {"streams", streams_},
+                      {"open_connections", others},
                       {"endpoints", nlohmann::json::object()},
                       {"faults", nlohmann::json::object()},
                       {"models", nlohmann::json::object()}};
@@ -88,6 +91,14 @@ void mock_engine::reset_stats() {
   endpoints_.clear();
   faults_.clear();
   models_.clear();
+}
+
+void mock_engine::connection_opened() noexcept {
+  ++open_connections_;
+}
+
+void mock_engine::connection_closed() noexcept {
+  --open_connections_;
 }
 
 response_plan mock_engine::control(const request_view& req,

@@ -3,6 +3,7 @@
 #include "scenario.hpp"
 #include "wire.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -60,11 +61,18 @@ public:
   /// Decides the response to one request and counts it.
   response_plan handle(const request_view& req);
 
-  /// `GET /mock/stats`.
+  /// `GET /mock/stats`, asked on one of the open connections (which the
+  /// `open_connections` gauge leaves out).
   std::string stats_json() const;
 
-  /// Clears every counter.
+  /// Clears every counter (not the `open_connections` gauge).
   void reset_stats();
+
+  /// The server accepted a client connection.
+  void connection_opened() noexcept;
+
+  /// The server closed a client connection (once per accepted one).
+  void connection_closed() noexcept;
 
   /// The listener schedule of the current scenario and when it was loaded.
   std::vector<listener_event>
@@ -90,6 +98,7 @@ private:
   counter_map endpoints_;
   counter_map faults_;
   counter_map models_;
+  std::atomic<int64_t> open_connections_ = 0;
 };
 
 } // namespace switchyard::mock

@@ -36,8 +36,17 @@ public:
           std::function<void()> on_scenario_change)
       : socket_(std::move(socket)), timer_(socket_.get_executor()),
         engine_(engine), on_scenario_change_(std::move(on_scenario_change)) {
-    // nop
+    engine_.connection_opened();
   }
+
+  ~session() {
+    // A session dropped without `close` (an aborted timer) still counts.
+    if (!closed_)
+      engine_.connection_closed();
+  }
+
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
 
   void start() {
     beast::error_code ec;
@@ -206,6 +215,10 @@ private:
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
+    if (!closed_) {
+      closed_ = true;
+      engine_.connection_closed();
+    }
   }
 
   tcp::socket socket_;
@@ -221,6 +234,7 @@ private:
   std::optional<http::response_serializer<http::empty_body>> serializer_;
   size_t next_frame_ = 0;
   std::array<char, 4096> drain_;
+  bool closed_ = false;
 };
 
 } // namespace

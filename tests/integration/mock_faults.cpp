@@ -1,7 +1,10 @@
 #define CAF_SUITE mock_faults
+#include "integration/support_engine.hpp"
 #include "integration/support_http.hpp"
 #include "integration/support_process.hpp"
 #include "switchyard/sse.hpp"
+
+#include <thread>
 
 #include <caf/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -176,6 +179,23 @@ CAF_TEST(hang is only detected by a client timeout and still counted) {
   CAF_CHECK_EQUAL(s["faults"]["hang"], 1);
   CAF_CHECK_EQUAL(s["endpoints"]["openai_chat"], 1);
   CAF_CHECK_EQUAL(s["models"]["m1"], 1);
+}
+
+CAF_TEST(open_connections counts connections until the client goes away) {
+  auto open = [] { return stats()["open_connections"].get<int64_t>(); };
+  // Earlier tests' connections are closed by now (or soon).
+  CAF_REQUIRE(eventually([&] { return open() == 0; }, 2s));
+  // A hang and a stalled stream hold their connections until the clients
+  // time out.
+  std::thread hang{[] { post_fault(openai_path, "hang", false, 1500ms); }};
+  std::thread stall{
+      [] { post_fault(anthropic_path, "stall_after=1", true, 1500ms); }};
+  auto both = eventually([&] { return open() == 2; }, 1200ms);
+  hang.join();
+  stall.join();
+  CAF_CHECK(both);
+  CAF_CHECK(eventually([&] { return open() == 0; }, 2s));
+  CAF_CHECK_EQUAL(open(), 0);
 }
 
 CAF_TEST(close drops the connection before any response) {

@@ -2,6 +2,7 @@
 
 #include "integration/support_http.hpp"
 
+#include <algorithm>
 #include <condition_variable>
 #include <future>
 #include <sstream>
@@ -183,6 +184,131 @@ std::string answered_by(const call_result& r) {
   if (!r || r->attempts.empty())
     return {};
   return r->attempts.back().deployment;
+}
+
+// -- streamed calls -----------------------------------------------------------
+
+bool is_terminal(const stream_event& ev) {
+  return std::holds_alternative<stream_end>(ev)
+         || std::holds_alternative<stream_error>(ev);
+}
+
+std::shared_ptr<stream_capture> stream_capture::make() {
+  return std::shared_ptr<stream_capture>{new stream_capture};
+}
+
+stream_callback stream_capture::callback() {
+  return [self = shared_from_this()](stream_event ev) {
+    self->add(std::move(ev));
+  };
+}
+
+void stream_capture::add(stream_event ev) {
+  std::lock_guard guard{mtx_};
+  if (is_terminal(ev) && !done_at_)
+    done_at_ = steady::now();
+  events_.push_back(std::move(ev));
+  cv_.notify_all();
+}
+
+bool stream_capture::wait_until(
+    const std::function<bool(const std::vector<stream_event>&)>& pred,
+    std::chrono::milliseconds timeout) const {
+  std::unique_lock guard{mtx_};
+  return cv_.wait_for(guard, timeout, [&] { return pred(events_); });
+}
+
+bool stream_capture::wait_done(std::chrono::milliseconds timeout) const {
+  return wait_until(
+      [](const std::vector<stream_event>& evs) {
+        return std::any_of(evs.begin(), evs.end(),
+                           [](const auto& ev) { return is_terminal(ev); });
+      },
+      timeout);
+}
+
+std::vector<stream_event> stream_capture::events() const {
+  std::lock_guard guard{mtx_};
+  return events_;
+}
+
+std::optional<steady::time_point> stream_capture::done_at() const {
+  std::lock_guard guard{mtx_};
+  return done_at_;
+}
+
+std::vector<stream_event> read_all(stream_reader& reader,
+                                   std::chrono::milliseconds timeout) {
+  std::vector<stream_event> out;
+  auto deadline = steady::now() + timeout;
+  while (!reader.done()) {
+    auto now = steady::now();
+    if (now >= deadline)
+      break;
+    if (auto ev = reader.next(deadline - now))
+      out.push_back(std::move(*ev));
+  }
+  return out;
+}
+
+std::string text_of(const std::vector<stream_event>& evs) {
+  std::string out;
+  for (const auto& t : events_of<text_delta>(evs))
+    out += t.text;
+  return out;
+}
+
+namespace {
+
+void describe_usage(std::ostream& out, const std::optional<usage>& u) {
+  if (u)
+    out << " " << u->prompt_tokens << "+" << u->completion_tokens << "="
+        << u->total_tokens;
+  else
+    out << " no-usage";
+}
+
+struct event_printer {
+  std::ostream& out;
+
+  void operator()(const stream_start& x) {
+    out << "start(" << x.provider << " " << x.model << ")";
+  }
+
+  void operator()(const text_delta& x) {
+    out << "text(\"" << x.text << "\")";
+  }
+
+  void operator()(const tool_call_delta& x) {
+    out << "tool(" << x.index << " " << x.name << " " << x.arguments << ")";
+  }
+
+  void operator()(const stream_notice& x) {
+    out << "notice(" << x.kind << " " << x.from << "->" << x.to << ": "
+        << x.message << ")";
+  }
+
+  void operator()(const stream_end& x) {
+    out << "end(" << switchyard::to_string(x.finish);
+    describe_usage(out, x.usage);
+    out << " " << describe(x.attempts) << ")";
+  }
+
+  void operator()(const stream_error& x) {
+    out << "error(" << switchyard::to_string(x.failure) << " "
+        << describe(x.attempts) << ")";
+  }
+};
+
+} // namespace
+
+std::string describe(const std::vector<stream_event>& evs) {
+  std::ostringstream out;
+  for (const auto& ev : evs) {
+    std::visit(event_printer{out}, ev);
+    out << " ";
+  }
+  return out.str();
 }
 
 } // namespace switchyard::test

@@ -7,6 +7,7 @@
 #include "switchyard/engine.hpp"
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -110,5 +111,67 @@ const std::vector<attempt_record>& trail_of(const call_result& r);
 
 /// The deployment that answered (empty for a failed call).
 std::string answered_by(const call_result& r);
+
+// -- streamed calls -----------------------------------------------------------
+
+/// True for `stream_end` and `stream_error`, the events that end a stream.
+bool is_terminal(const stream_event& ev);
+
+/// Keeps the events of one streamed call, in arrival order, with the time
+/// the terminal one arrived. Thread-safe; the callback keeps it alive.
+class stream_capture : public std::enable_shared_from_this<stream_capture> {
+public:
+  /// A new, empty capture.
+  static std::shared_ptr<stream_capture> make();
+
+  /// The consumer to hand to `engine::stream`.
+  stream_callback callback();
+
+  /// Waits until `pred` holds for the events so far or `timeout` passed;
+  /// returns its last value.
+  bool
+  wait_until(const std::function<bool(const std::vector<stream_event>&)>& pred,
+             std::chrono::milliseconds timeout) const;
+
+  /// Waits up to `timeout` for the terminal event.
+  bool wait_done(std::chrono::milliseconds timeout) const;
+
+  /// Every event received so far.
+  std::vector<stream_event> events() const;
+
+  /// When the terminal event arrived (unset before).
+  std::optional<std::chrono::steady_clock::time_point> done_at() const;
+
+private:
+  stream_capture() = default;
+
+  void add(stream_event ev);
+
+  mutable std::mutex mtx_;
+  mutable std::condition_variable cv_;
+  std::vector<stream_event> events_;
+  std::optional<std::chrono::steady_clock::time_point> done_at_;
+};
+
+/// Reads `reader` until its terminal event or until `timeout` passed.
+std::vector<stream_event> read_all(stream_reader& reader,
+                                   std::chrono::milliseconds timeout);
+
+/// The events of type `T`, in order.
+template <class T>
+std::vector<T> events_of(const std::vector<stream_event>& evs) {
+  std::vector<T> out;
+  for (const auto& ev : evs)
+    if (const auto* x = std::get_if<T>(&ev))
+      out.push_back(*x);
+  return out;
+}
+
+/// The concatenated text of every `text_delta`.
+std::string text_of(const std::vector<stream_event>& evs);
+
+/// Renders a stream's events for failure messages, e.g.
+/// `start(primary m) text("alpha") notice(restart a->b) end(stop 5+12)`.
+std::string describe(const std::vector<stream_event>& evs);
 
 } // namespace switchyard::test
