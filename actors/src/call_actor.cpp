@@ -33,6 +33,10 @@ private:
   uint64_t state_;
 };
 
+bool is_space(char c) {
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+}
+
 failure make_failure(error_class cls, std::string code, std::string msg) {
   failure f;
   f.cls = cls;
@@ -170,9 +174,19 @@ void send_to(self_ptr self, size_t dep, bool hedge) {
     st.pending_start.reset();
     st.seam.reset();
     if (st.continuing) {
+      // A prefill may not end in whitespace (Anthropic rejects it): send it
+      // trimmed and drop that much leading whitespace of the continuation,
+      // which the caller already has.
+      std::string_view partial = st.delivered;
+      st.seam_ws = 0;
+      if (rt.config.continuation == continuation_style::prefill)
+        while (!partial.empty() && is_space(partial.back())) {
+          partial.remove_suffix(1);
+          ++st.seam_ws;
+        }
       st.seam.emplace(st.delivered);
       call.request = std::make_shared<const chat_request>(
-          make_continuation(*st.request, st.delivered, rt.config.continuation));
+          make_continuation(*st.request, partial, rt.config.continuation));
     }
   }
   // The request's timeout is the call's deadline: unlike a delayed message
@@ -338,6 +352,13 @@ void on_stream_events(self_ptr self, uint64_t tag,
       continue;
     }
     if (auto* t = std::get_if<text_delta>(&ev); t != nullptr && st.seam) {
+      if (st.seam_ws > 0) {
+        size_t k = 0;
+        while (k < t->text.size() && k < st.seam_ws && is_space(t->text[k]))
+          ++k;
+        st.seam_ws = k < t->text.size() ? 0 : st.seam_ws - k;
+        t->text.erase(0, k);
+      }
       t->text = st.seam->feed(t->text);
       if (t->text.empty())
         continue;

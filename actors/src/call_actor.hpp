@@ -76,6 +76,9 @@ struct call_state {
   bool continuing = false;
   /// Drops what a continuation repeats of `delivered`.
   std::optional<seam_joiner> seam;
+  /// Leading whitespace of the continuation still to drop (trimmed from a
+  /// prefill).
+  size_t seam_ws = 0;
 };
 
 /// The CALL actor's behaviour: resolves the route, orders its targets, runs

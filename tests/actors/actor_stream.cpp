@@ -14,13 +14,16 @@ namespace {
 // connection failures are retried (once) on the same deployment.
 std::string config(std::string_view mode) {
   return R"({
+  "default_route": "r",
   "providers": {
     "pa": {"kind": "openai_chat", "base_url": "http://a.test"},
-    "pb": {"kind": "openai_chat", "base_url": "http://b.test"}
+    "pb": {"kind": "openai_chat", "base_url": "http://b.test"},
+    "pc": {"kind": "anthropic_messages", "base_url": "http://c.test"}
   },
   "deployments": {
     "a": {"provider": "pa", "model": "model-a"},
-    "b": {"provider": "pb", "model": "model-b"}
+    "b": {"provider": "pb", "model": "model-b"},
+    "c": {"provider": "pc", "model": "model-c"}
   },
   "routes": {
     "r": {"targets": ["a", "b"], "deadline_ms": 60000,
@@ -30,7 +33,9 @@ std::string config(std::string_view mode) {
                      "max_duration_ms": 20000},
           "retry": {"max_retries": {"connection": 1, "timeout": 0,
                                     "malformed": 0}},
-          "backoff": {"base_ms": 100, "jitter": "none"}}
+          "backoff": {"base_ms": 100, "jitter": "none"}},
+    "prefill": {"targets": ["a", "c"], "stream_failover": "continue",
+                "retry": {"max_retries": {"connection": 0}}}
   }
 })";
 }
@@ -257,6 +262,39 @@ CAF_TEST(continue policy asks the fallback to go on and joins the seam) {
   auto& end = std::get<stream_end>(evs.back());
   CAF_REQUIRE_EQUAL(end.attempts.size(), 2u);
   CAF_CHECK_EQUAL(end.attempts[1].deployment, "b");
+}
+
+CAF_TEST(a prefill continuation is sent without trailing whitespace) {
+  with("error");
+  call_options opts;
+  opts.route = "prefill";
+  auto id = stream(opts);
+  auto a = job_of("model-a");
+  chunk(a, sse_text("Hello "));
+  drop(a);
+  // Anthropic continues the trimmed prefill: no instruction turn.
+  auto msgs = messages_of("model-c");
+  CAF_REQUIRE_EQUAL(msgs.size(), 2u);
+  CAF_CHECK_EQUAL(msgs[1].at("role"), "assistant");
+  CAF_CHECK_EQUAL(msgs[1].dump().find("Hello ") == std::string::npos, true);
+  CAF_CHECK_NOT_EQUAL(msgs[1].dump().find("Hello"), std::string::npos);
+  auto c = job_of("model-c");
+  chunk(c, "event: message_start\ndata: {\"type\":\"message_start\","
+           "\"message\":{\"id\":\"msg_1\",\"model\":\"model-c\","
+           "\"usage\":{\"input_tokens\":5,\"output_tokens\":0}}}\n\n"
+           "event: content_block_delta\ndata: {\"type\":"
+           "\"content_block_delta\",\"index\":0,\"delta\":{\"type\":"
+           "\"text_delta\",\"text\":\" world\"}}\n\n"
+           "event: message_delta\ndata: {\"type\":\"message_delta\","
+           "\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":"
+           "{\"output_tokens\":2}}\n\n"
+           "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+  answer(c, stream_ok());
+  CAF_REQUIRE(done(id));
+  const auto& evs = streamed(id);
+  // The caller had "Hello "; the continuation's leading space is dropped.
+  CAF_CHECK_EQUAL(text_of(evs), "Hello world");
+  CAF_CHECK(std::holds_alternative<stream_end>(evs.back()));
 }
 
 CAF_TEST(a stream without its terminal marker is a failed attempt) {
