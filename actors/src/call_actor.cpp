@@ -187,6 +187,7 @@ void send_to(self_ptr self, size_t dep, bool hedge) {
       st.seam.emplace(st.delivered);
       call.request = std::make_shared<const chat_request>(
           make_continuation(*st.request, partial, rt.config.continuation));
+      call.continuation = true;
     }
   }
   // The request's timeout is the call's deadline: unlike a delayed message
@@ -329,14 +330,16 @@ bool deliver_content(self_ptr self, stream_event ev) {
       }
     }
   }
+  std::string text;
   if (auto* t = std::get_if<text_delta>(&ev))
-    st.delivered += t->text;
+    text = t->text;
   else
     st.delivered_tools = true;
   if (!st.sink->on_event(std::move(ev))) {
     slow_consumer(self);
     return false;
   }
+  st.delivered += text;
   return true;
 }
 
@@ -459,6 +462,17 @@ void on_result(self_ptr self, size_t dep, deployment_result& r) {
   }
   if (st.sink && dep == st.stream_dep && !flush_seam(self))
     return;
+  if (r.response && st.sink && st.pending_notice) {
+    // An empty continuation: the partial answer was complete. The caller
+    // still hears that another provider finished it.
+    st.pending_notice->to = rt.config.name;
+    auto notice = std::move(*st.pending_notice);
+    st.pending_notice.reset();
+    if (!st.sink->on_event(std::move(notice))) {
+      slow_consumer(self);
+      return;
+    }
+  }
   if (r.response) {
     cancel_running(self);
     if (was_hedge)

@@ -46,9 +46,10 @@ private:
 class stream_forwarder final : public transfer_sink {
 public:
   stream_forwarder(caf::actor_addr provider, caf::actor_addr consumer,
-                   uint64_t tag, uint64_t key, const adapter& codec)
+                   uint64_t tag, uint64_t key, const adapter& codec,
+                   bool content_required)
       : provider_(std::move(provider)), consumer_(std::move(consumer)),
-        tag_(tag), key_(key), attempt_(codec) {
+        tag_(tag), key_(key), attempt_(codec, content_required) {
     // nop
   }
 
@@ -114,14 +115,19 @@ timespan rung(const std::vector<timespan>& ladder, size_t n,
   return ladder[std::min(n, ladder.size() - 1)];
 }
 
-/// A rough token estimate for the rate limiter: ~4 characters per token plus
-/// the completion budget.
-uint32_t estimate_tokens(const chat_request& req) {
+/// A rough estimate of a request's prompt tokens: ~4 characters per token.
+int64_t estimate_prompt_tokens(const chat_request& req) {
   size_t chars = 0;
   for (const auto& m : req.messages)
     chars += m.text.size() + m.parts.size() * 16;
+  return static_cast<int64_t>(chars / 4);
+}
+
+/// A rough token estimate for the rate limiter: the prompt plus the
+/// completion budget.
+uint32_t estimate_tokens(const chat_request& req) {
   auto out = req.max_tokens ? *req.max_tokens : int64_t{256};
-  return static_cast<uint32_t>(chars / 4 + static_cast<size_t>(out));
+  return static_cast<uint32_t>(estimate_prompt_tokens(req) + out);
 }
 
 failure local_failure(error_class cls, std::string code, std::string msg) {
@@ -260,7 +266,8 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc) {
   pc.job = st.core->client->submit(
       std::move(job),
       std::make_shared<stream_forwarder>(self->address(), pc.call.stream_to,
-                                         pc.call.stream_tag, key, *rt.codec));
+                                         pc.call.stream_tag, key, *rt.codec,
+                                         !pc.call.continuation));
 }
 
 void finish(self_ptr self, uint64_t call_id) {
@@ -471,8 +478,11 @@ void on_stream_verdict(self_ptr self, uint64_t key, stream_verdict& v) {
                   ? pc->first_token_at - pc->attempt_start
                   : latency;
   std::optional<usage> estimate;
-  if (f && v.produced_content)
-    estimate = usage{0, v.content_events, v.content_events};
+  if (f && v.produced_content) {
+    // A broken stream reports no usage: its prompt was still processed.
+    auto prompt = estimate_prompt_tokens(*pc->call.request);
+    estimate = usage{prompt, v.content_events, prompt + v.content_events};
+  }
   conclude(self, *pc, std::move(f), std::move(resp), v.status, latency, ttft,
            estimate);
 }

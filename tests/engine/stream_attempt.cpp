@@ -155,3 +155,19 @@ CAF_TEST(a non 2xx stream is classified from its error body) {
   CAF_CHECK_EQUAL(v.status, 429);
   CAF_CHECK(!v.produced_content);
 }
+
+CAF_TEST(an empty continuation that terminates is complete) {
+  const std::string_view body
+      = "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":"
+        "\"stop\"}]}\n\ndata: [DONE]\n\n";
+  stream_attempt cont{adapter_for(provider_kind::openai_chat), false};
+  std::vector<stream_event> out;
+  cont.feed(body, out);
+  auto v = cont.finish(std::nullopt, ok_head(), test_now());
+  CAF_CHECK(!v.failure);
+  CAF_CHECK(v.finish == finish_reason::stop);
+  // The same stream as a fresh answer has no content: a failure.
+  stream_attempt fresh{adapter_for(provider_kind::openai_chat)};
+  fresh.feed(body, out);
+  CAF_CHECK(fresh.finish(std::nullopt, ok_head(), test_now()).failure);
+}

@@ -43,6 +43,8 @@ struct deployment_call {
   caf::actor_addr stream_to;
   uint64_t stream_tag = 0;
   bool stream = false;
+  /// The request continues a partial answer: an empty answer is complete.
+  bool continuation = false;
 };
 
 /// How a deployment call ended.

@@ -125,7 +125,10 @@ struct stream_verdict {
 /// verdict. Not thread-safe: one attempt, one thread (the transport's).
 class stream_attempt {
 public:
-  explicit stream_attempt(const adapter& codec);
+  /// `content_required`: an attempt that ends cleanly without content
+  /// fails (`stream_empty`); false for a continuation, whose empty answer
+  /// means the partial answer was already complete.
+  explicit stream_attempt(const adapter& codec, bool content_required = true);
   ~stream_attempt();
 
   stream_attempt(const stream_attempt&) = delete;
@@ -159,6 +162,7 @@ private:
   std::optional<failure> failed_;
   std::optional<stream_end> end_;
   uint32_t content_events_ = 0;
+  bool content_required_;
 };
 
 } // namespace switchyard

@@ -15,8 +15,9 @@ failure stream_failure(std::string code, std::string msg) {
 
 } // namespace
 
-stream_attempt::stream_attempt(const adapter& codec)
-    : codec_(&codec), decoder_(codec.make_stream_decoder()) {
+stream_attempt::stream_attempt(const adapter& codec, bool content_required)
+    : codec_(&codec), decoder_(codec.make_stream_decoder()),
+      content_required_(content_required) {
   // nop
 }
 
@@ -68,7 +69,7 @@ stream_verdict stream_attempt::finish(std::optional<failure> transport_failure,
         "the stream ended without its terminal marker ("
             + std::string{v.produced_content ? "after content" : "no content"}
             + ")");
-  } else if (!v.produced_content) {
+  } else if (!v.produced_content && content_required_) {
     v.failure = stream_failure("stream_empty",
                                "the stream ended without any content");
   } else if (end_) {
