@@ -1,9 +1,11 @@
 // switchyard-demo: three fault-injecting mock providers, one engine, a few
-// hundred calls through an outage; prints what the engine did, live, and a
-// summary. Exit code 0 only when every call was answered.
+// hundred calls through an outage and one stream that breaks mid-answer;
+// prints what the engine did, live, and a summary. Exit code 0 only when
+// every call was answered and the stream was continued seamlessly.
 #include "live_log.hpp"
 #include "mock_fleet.hpp"
 #include "report.hpp"
+#include "stream_act.hpp"
 #include "switchyard/engine.hpp"
 #include "traffic.hpp"
 
@@ -165,6 +167,7 @@ int main(int argc, char** argv) {
   restart_timelines(fleet);
   log->reset_clock(clock_type::now());
   auto traffic = run_traffic(*eng, topts, *log, interrupted);
+  bool streamed = !traffic.interrupted && run_stream_act(*eng, opts.quiet);
 
   // Report: the engine's and the mocks' view, then stop everything.
   run_report report;
@@ -181,5 +184,8 @@ int main(int argc, char** argv) {
   print_report(report);
   if (traffic.interrupted)
     return 130;
-  return all_answered(traffic) ? 0 : 1;
+  if (!streamed)
+    std::printf("streaming: the failover stream did not complete as "
+                "expected\n");
+  return all_answered(traffic) && streamed ? 0 : 1;
 }
