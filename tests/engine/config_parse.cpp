@@ -414,6 +414,13 @@ CAF_TEST(the shipped demo config loads) {
   CAF_CHECK_EQUAL(
       c.find_deployment("primary-gpt")->breaker.consecutive_failures, 3u);
   CAF_CHECK(c.find_deployment("local-model")->breaker.open_duration == 500ms);
+  auto* stream = c.find_route("stream");
+  CAF_REQUIRE(stream != nullptr);
+  CAF_CHECK(stream->policy.stream_failover_mode == stream_failover::continue_);
+  CAF_CHECK(stream->policy.stream.first_token
+            == (std::vector<timespan>{2s, 5s}));
+  CAF_CHECK(c.find_deployment("local-stream")->continuation
+            == continuation_style::prefill);
 }
 
 CAF_TEST(the demo config names its missing port variable) {
@@ -421,9 +428,13 @@ CAF_TEST(the demo config names its missing port variable) {
       {{"MOCK_PRIMARY_PORT", "40001"}, {"MOCK_SECONDARY_PORT", "40002"}});
   auto result = load_config_file(shipped("demo.json"), env);
   CAF_REQUIRE(!result.has_value());
-  CAF_REQUIRE_EQUAL(result.error().size(), 1u);
+  // Both providers on the local mock say so.
+  CAF_REQUIRE_EQUAL(result.error().size(), 2u);
   CAF_CHECK_EQUAL(to_string(result.error()[0]),
                   "providers.local.base_url: environment variable "
+                  "MOCK_LOCAL_PORT is not set");
+  CAF_CHECK_EQUAL(to_string(result.error()[1]),
+                  "providers.local-streaming.base_url: environment variable "
                   "MOCK_LOCAL_PORT is not set");
 }
 
