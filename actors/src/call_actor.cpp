@@ -212,7 +212,8 @@ void send_to(self_ptr self, size_t dep, bool hedge) {
       && st.running.size() < hs.max_attempts) {
     auto delay = hs.delay;
     if (hs.percentile) {
-      auto ns = rt.board.hedge_delay_ns.load(std::memory_order_relaxed);
+      auto ns = rt.slot(st.plan->config.get())
+                    .hedge_delay_ns.load(std::memory_order_relaxed);
       if (ns > 0)
         delay = from_ns(ns) - time_point{};
     }

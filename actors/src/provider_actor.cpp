@@ -335,7 +335,7 @@ void on_attempt_failure(self_ptr self, provider_state::pending_call& pc,
                                          rt.rng);
     if (!wait)
       f.message += " (no retry: the wait does not fit the deadline)";
-    else if (!rt.budget.try_acquire_retry(now)) {
+    else if (!rt.slot(pc.call.route.get()).budget.try_acquire_retry(now)) {
       f.message += " (no retry: retry budget exhausted)";
       wait.reset();
     }
@@ -386,10 +386,11 @@ void conclude(self_ptr self, provider_state::pending_call& pc,
     rt.latency.add(health_latency);
     rt.board.latency_ewma_ns.store(to_ns(time_point{} + rt.latency.value()),
                                    std::memory_order_relaxed);
-    rt.latency_sample.record_latency(health_latency);
-    if (auto d = rt.latency_sample.hedge_delay())
-      rt.board.hedge_delay_ns.store(to_ns(time_point{} + *d),
-                                    std::memory_order_relaxed);
+    auto& slot = rt.slot(pc.call.route.get());
+    slot.latency_sample.record_latency(health_latency);
+    if (auto d = slot.latency_sample.hedge_delay())
+      slot.hedge_delay_ns.store(to_ns(time_point{} + *d),
+                                std::memory_order_relaxed);
     resp->provider = rt.config.provider;
     if (resp->model.empty())
       resp->model = rt.config.ep.model;
@@ -522,7 +523,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         auto& st = self->state;
         auto& rt = *st.rt;
         auto now = self->clock().now();
-        rt.budget.record_request(now);
+        rt.slot(call.route.get()).budget.record_request(now);
         // Rejections return a value; the promise is taken only for calls that
         // stay (taking it marks the request as answered by the promise).
         if (auto down = rt.board.down_until_ns.load(std::memory_order_relaxed);

@@ -6,9 +6,8 @@ deployment_runtime::deployment_runtime(size_t idx, const deployment_config& cfg,
                                        const config_defaults& defaults,
                                        uint64_t seed, time_point now)
     : index(idx), config(cfg), codec(&adapter_for(cfg.ep.kind)),
-      breaker(cfg.breaker), limiter(cfg.limits.rate, now),
-      budget(defaults.route.retry_budget), latency_sample(defaults.route.hedge),
-      rng(seed) {
+      breaker(cfg.breaker), limiter(cfg.limits.rate, now), rng(seed),
+      default_slot(defaults.route) {
   // nop
 }
 
@@ -73,6 +72,12 @@ engine_core::engine_core(engine_config cfg, std::shared_ptr<http_client> http,
     plan.targets = resolve(route.targets);
     plan.context_fallbacks = resolve(route.context_fallbacks);
     plan.content_fallbacks = resolve(route.content_policy_fallbacks);
+    for (const auto* list :
+         {&plan.targets, &plan.context_fallbacks, &plan.content_fallbacks})
+      for (auto dep : *list)
+        deployments[dep]->route_slots.try_emplace(
+            plan.config.get(),
+            std::make_unique<route_slot>(plan.config->policy));
     routes.emplace(name, std::move(plan));
   }
 }

@@ -18,6 +18,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace switchyard {
@@ -33,7 +34,21 @@ struct deployment_board {
   std::atomic<int64_t> down_until_ns{0};
   std::atomic<uint32_t> in_flight{0};
   std::atomic<int64_t> latency_ewma_ns{0};
-  /// The hedge delay that the recent latencies suggest (0 = unknown).
+};
+
+/// What a deployment keeps per route that targets it, because the route's
+/// settings apply: its retry budget and the latency sample behind its
+/// percentile hedge delay. Owned by the provider actor except
+/// `hedge_delay_ns`, which routers read.
+struct route_slot {
+  explicit route_slot(const route_policy& policy)
+      : budget(policy.retry_budget), latency_sample(policy.hedge) {
+    // nop
+  }
+
+  retry_budget budget;
+  hedge_policy latency_sample;
+  /// The hedge delay the recent latencies suggest (0 = unknown yet).
   std::atomic<int64_t> hedge_delay_ns{0};
 };
 
@@ -49,8 +64,6 @@ struct deployment_runtime {
   const adapter* codec;
   circuit_breaker breaker;
   rate_limiter limiter;
-  retry_budget budget;
-  hedge_policy latency_sample;
   ewma latency;
   default_random_generator rng;
   deployment_board board;
@@ -63,6 +76,24 @@ struct deployment_runtime {
   uint32_t restarts = 0;
   /// Source of attempt keys; shared across restarts so keys never repeat.
   uint64_t next_key = 1;
+
+  /// Per route that targets this deployment; fixed after construction, so
+  /// routers may look up slots from any thread.
+  std::unordered_map<const route_config*, std::unique_ptr<route_slot>>
+      route_slots;
+  /// For calls on a route the engine does not know (the defaults apply).
+  route_slot default_slot;
+
+  /// Returns the slot of `route` (the default slot for an unknown one).
+  route_slot& slot(const route_config* route) noexcept {
+    auto i = route_slots.find(route);
+    return i != route_slots.end() ? *i->second : default_slot;
+  }
+
+  const route_slot& slot(const route_config* route) const noexcept {
+    auto i = route_slots.find(route);
+    return i != route_slots.end() ? *i->second : default_slot;
+  }
 
   /// Returns true when routers should not send calls here at `now`.
   bool unavailable(time_point now) const noexcept;

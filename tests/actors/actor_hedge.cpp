@@ -121,3 +121,57 @@ CAF_TEST(a failed first attempt leaves the hedge running) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST_FIXTURE_SCOPE(actor_hedge_percentile_tests, actor_fixture)
+
+CAF_TEST(a percentile hedge follows the latencies seen on its own route) {
+  // Both routes hedge at their median once 4 latencies are known, 500 ms
+  // before that.
+  start(R"({
+    "providers": {
+      "pa": {"kind": "openai_chat", "base_url": "http://a.test"},
+      "pb": {"kind": "openai_chat", "base_url": "http://b.test"}
+    },
+    "deployments": {
+      "a": {"provider": "pa", "model": "model-a"},
+      "b": {"provider": "pb", "model": "model-b"}
+    },
+    "routes": {
+      "p": {"targets": ["a", "b"],
+            "hedge": {"enabled": true, "delay_ms": 500, "percentile": 0.5,
+                      "min_samples": 4}},
+      "q": {"targets": ["a", "b"],
+            "hedge": {"enabled": true, "delay_ms": 500, "percentile": 0.5,
+                      "min_samples": 4}}
+    },
+    "default_route": "p"
+  })");
+  call_options p;
+  p.route = "p";
+  // Four answers on route p, after 100 to 400 ms.
+  for (int i = 1; i <= 4; ++i) {
+    auto id = call(p);
+    advance(std::chrono::milliseconds{100 * i});
+    answer(client->last_job("model-a").id, ok_response());
+    CAF_REQUIRE(done(id));
+  }
+  CAF_REQUIRE_EQUAL(client->job_count(), 4u);
+  // Route p now hedges at its median, before 500 ms.
+  auto hedged = call(p);
+  advance(450ms);
+  CAF_CHECK_EQUAL(client->job_count("model-b"), 1u);
+  answer(client->last_job("model-a").id, ok_response());
+  CAF_REQUIRE(done(hedged));
+  // Route q has seen nothing: still its fixed 500 ms.
+  call_options q;
+  q.route = "q";
+  auto fixed = call(q);
+  advance(499ms);
+  CAF_CHECK_EQUAL(client->job_count("model-b"), 1u);
+  advance(1ms);
+  CAF_CHECK_EQUAL(client->job_count("model-b"), 2u);
+  answer(client->last_job("model-a").id, ok_response());
+  CAF_CHECK(done(fixed));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

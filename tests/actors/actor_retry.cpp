@@ -183,6 +183,45 @@ CAF_TEST(an exhausted retry budget stops retries and the call falls back) {
                       std::string::npos);
 }
 
+CAF_TEST(each route spends its own retry budget on a deployment) {
+  // Both routes grant 1 retry per 10 s window on `a`; "strict" spends its
+  // own, and "other" still has one.
+  start(R"({
+    "providers": {"pa": {"kind": "openai_chat", "base_url": "http://a.test"}},
+    "deployments": {"a": {"provider": "pa", "model": "model-a"}},
+    "routes": {
+      "strict": {"targets": ["a"], "backoff": {"base_ms": 100, "jitter": "none"},
+                 "retry": {"max_retries": {"server_error": 2}},
+                 "retry_budget": {"ratio": 0, "min_retries_per_second": 0.1,
+                                  "window_ms": 10000}},
+      "other": {"targets": ["a"], "backoff": {"base_ms": 100, "jitter": "none"},
+                "retry": {"max_retries": {"server_error": 1}},
+                "retry_budget": {"ratio": 0, "min_retries_per_second": 0.1,
+                                 "window_ms": 10000}}
+    },
+    "default_route": "strict"
+  })");
+  call_options strict;
+  strict.route = "strict";
+  auto first = call(strict);
+  answer(client->job(0).id, server_error_response());
+  advance(100ms);
+  CAF_REQUIRE_EQUAL(client->job_count(), 2u);
+  answer(client->job(1).id, server_error_response());
+  // strict's budget is spent: no third attempt.
+  CAF_REQUIRE(done(first));
+  CAF_CHECK_EQUAL(client->job_count(), 2u);
+  call_options other;
+  other.route = "other";
+  auto second = call(other);
+  answer(client->job(2).id, server_error_response());
+  CAF_CHECK_EQUAL(advance(100ms), 1u);
+  CAF_REQUIRE_EQUAL(client->job_count(), 4u);
+  answer(client->job(3).id, ok_response());
+  CAF_REQUIRE(done(second));
+  CAF_CHECK(result(second).has_value());
+}
+
 CAF_TEST(attempt timeouts follow the ladder) {
   start(config(R"("ladder_ms": [1000, 3000, 10000],
                   "backoff": {"base_ms": 100, "jitter": "none"},
