@@ -138,7 +138,21 @@ failure local_failure(error_class cls, std::string code, std::string msg) {
   return f;
 }
 
-void emit_transition(provider_state& st, time_point now) {
+/// Arms the active probe for the end of the current open period.
+void schedule_probe(self_ptr self, time_point now) {
+  auto& rt = *self->state.rt;
+  auto at = rt.breaker.retry_at(now);
+  if (at == time_point::max())
+    return; // forced open: nothing to probe for
+  self->delayed_send(caf::actor_cast<provider_actor>(self),
+                     std::max(at - now, timespan{0}), probe_atom::value,
+                     ++rt.probe_generation);
+}
+
+/// Publishes the breaker's state and reports its last transition; with
+/// active probing, an opening arms the probe.
+void emit_transition(self_ptr self, time_point now) {
+  auto& st = self->state;
   st.rt->publish_breaker(now);
   if (auto t = st.rt->breaker.take_transition()) {
     breaker_changed ev;
@@ -148,7 +162,17 @@ void emit_transition(provider_state& st, time_point now) {
     if (t->to == breaker_state::open)
       ev.open_for = st.rt->breaker.retry_at(now) - now;
     st.core->emit(std::move(ev));
+    if (t->to == breaker_state::open && st.rt->config.breaker.active_probe)
+      schedule_probe(self, now);
   }
+}
+
+/// True while an active probe, not a caller, decides when the breaker
+/// closes.
+bool probing(const deployment_runtime& rt) {
+  auto state = rt.breaker.state();
+  return rt.config.breaker.active_probe
+         && (state == breaker_state::open || state == breaker_state::half_open);
 }
 
 attempt_record make_record(const deployment_runtime& rt,
@@ -382,7 +406,7 @@ void conclude(self_ptr self, provider_state::pending_call& pc,
   pc.probe = false; // the breaker hears the verdict below
   if (resp) {
     rt.breaker.on_success(now, health_latency);
-    emit_transition(st, now);
+    emit_transition(self, now);
     rt.latency.add(health_latency);
     rt.board.latency_ewma_ns.store(to_ns(time_point{} + rt.latency.value()),
                                    std::memory_order_relaxed);
@@ -399,7 +423,7 @@ void conclude(self_ptr self, provider_state::pending_call& pc,
     return;
   }
   rt.breaker.on_failure(now, f->cls, f->retry_after);
-  emit_transition(st, now);
+  emit_transition(self, now);
   if (f->cls == error_class::auth)
     rt.mark_down(time_point::max(), *f);
   else if (f->cls == error_class::quota_exhausted)
@@ -420,7 +444,13 @@ provider_state::pending_call* take_attempt(self_ptr self, uint64_t key) {
   return &pc;
 }
 
+void on_probe(self_ptr self, transfer_result& tr);
+
 void on_transfer(self_ptr self, uint64_t key, transfer_result& tr) {
+  if (key != 0 && key == self->state.probe_key) {
+    on_probe(self, tr);
+    return;
+  }
   auto* pc = take_attempt(self, key);
   if (pc == nullptr)
     return;
@@ -488,11 +518,72 @@ void on_stream_verdict(self_ptr self, uint64_t key, stream_verdict& v) {
            estimate);
 }
 
+/// Sends the deployment's own half-open probe: a one-token request.
+void start_probe(self_ptr self, time_point now) {
+  auto& st = self->state;
+  auto& rt = *st.rt;
+  chat_request req;
+  message ping;
+  ping.from = role::user;
+  ping.text = "ping";
+  req.messages.push_back(std::move(ping));
+  req.max_tokens = 1;
+  auto built = rt.codec->build_request(req, rt.config.ep);
+  if (!built) {
+    rt.breaker.release_probe();
+    return;
+  }
+  auto timeout = rt.config.breaker.probe_timeout;
+  http_job job;
+  job.request = std::move(*built);
+  job.timeouts = rt.config.timeouts;
+  job.timeouts.total = timeout;
+  if (!job.timeouts.connect || *job.timeouts.connect > timeout)
+    job.timeouts.connect = timeout;
+  st.probe_key = rt.next_key++;
+  st.probe_start = now;
+  st.core->emit(attempt_started{0, rt.config.name, 0, timeout});
+  st.probe_job = st.core->client->submit(
+      std::move(job),
+      std::make_shared<provider_sink>(self->address(), st.probe_key));
+}
+
+/// The active probe answered: the breaker hears its verdict.
+void on_probe(self_ptr self, transfer_result& tr) {
+  auto& st = self->state;
+  auto& rt = *st.rt;
+  st.probe_key = 0;
+  auto now = self->clock().now();
+  auto latency = now - st.probe_start;
+  std::optional<failure> f;
+  if (tr.error != transport_error::none)
+    f = classify_transport_error(tr.error, std::move(tr.detail));
+  else if (tr.response.status < 200 || tr.response.status >= 300)
+    f = rt.codec->classify(tr.response, std::chrono::system_clock::now());
+  st.core->emit(attempt_finished{0, rt.config.name, 0,
+                                 f ? std::optional{f->cls} : std::nullopt,
+                                 tr.response.status, latency});
+  if (f) {
+    rt.breaker.on_failure(now, f->cls, f->retry_after);
+    emit_transition(self, now); // reopens: the next probe is armed
+    return;
+  }
+  rt.breaker.on_success(now, latency);
+  emit_transition(self, now);
+  if (rt.breaker.state() == breaker_state::half_open)
+    self->send(caf::actor_cast<provider_actor>(self), probe_atom::value,
+               rt.probe_generation); // more successes needed
+}
+
 } // namespace
 
 provider_state::~provider_state() {
   auto gone = local_failure(error_class::connection, "provider_restarted",
                             "the provider actor stopped during the call");
+  if (probe_key != 0 && core && core->client && rt) {
+    core->client->cancel(probe_job);
+    rt->breaker.release_probe();
+  }
   for (auto& [id, pc] : calls) {
     if (pc.key != 0 && core && core->client)
       core->client->cancel(pc.job);
@@ -517,7 +608,23 @@ provider(provider_actor::stateful_pointer<provider_state> self,
          std::shared_ptr<engine_core> core, size_t index) {
   self->state.rt = core->deployments.at(index);
   self->state.core = std::move(core);
+  // A restarted actor takes over the probing of a breaker left open.
+  if (probing(*self->state.rt))
+    schedule_probe(self, self->clock().now());
   return {
+      [self](probe_atom, uint64_t generation) {
+        auto& st = self->state;
+        auto& rt = *st.rt;
+        if (generation != rt.probe_generation || st.probe_key != 0)
+          return; // superseded, or a probe is running
+        auto now = self->clock().now();
+        if (!probing(rt))
+          return;
+        bool granted = rt.breaker.allow(now);
+        emit_transition(self, now);
+        if (granted)
+          start_probe(self, now);
+      },
       [self](call_atom,
              deployment_call& call) -> caf::result<deployment_result> {
         auto& st = self->state;
@@ -532,15 +639,15 @@ provider(provider_actor::stateful_pointer<provider_state> self,
           f.message = "deployment marked down: " + f.message;
           return rejection(std::move(f), from_ns(down));
         }
-        if (!rt.breaker.allow(now)) {
-          emit_transition(st, now);
+        if (probing(rt) || !rt.breaker.allow(now)) {
+          emit_transition(self, now);
           return rejection(local_failure(error_class::overloaded,
                                          "breaker_open",
                                          "circuit breaker of " + rt.config.name
                                              + " is open"),
                            rt.breaker.retry_at(now));
         }
-        emit_transition(st, now);
+        emit_transition(self, now);
         bool probe = rt.breaker.state() == breaker_state::half_open;
         auto release = [&] {
           if (probe)
@@ -659,13 +766,13 @@ provider(provider_actor::stateful_pointer<provider_state> self,
           return; // finished or cancelled meanwhile
         auto& pc = i->second;
         auto now = self->clock().now();
-        if (!st.rt->breaker.allow(now)) {
-          emit_transition(st, now);
+        if (probing(*st.rt) || !st.rt->breaker.allow(now)) {
+          emit_transition(self, now);
           pc.result.failure.message += " (no retry: the breaker opened)";
           finish(self, call_id);
           return;
         }
-        emit_transition(st, now);
+        emit_transition(self, now);
         pc.probe = st.rt->breaker.state() == breaker_state::half_open;
         start_attempt(self, pc);
       },

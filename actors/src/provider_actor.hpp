@@ -54,6 +54,10 @@ struct provider_state {
   /// Attempt key -> call id.
   std::unordered_map<uint64_t, uint64_t> keys;
   std::deque<queued_call> queue;
+  /// The active half-open probe in flight (key 0: none).
+  uint64_t probe_key = 0;
+  uint64_t probe_job = 0;
+  time_point probe_start{};
 
   /// Answers every call still here (the actor is stopping or crashed), so
   /// that callers fail over instead of hanging, and frees their transfers.

@@ -76,6 +76,8 @@ struct deployment_runtime {
   uint32_t restarts = 0;
   /// Source of attempt keys; shared across restarts so keys never repeat.
   uint64_t next_key = 1;
+  /// Generation of the active-probe timer; a stale timer carries an old one.
+  uint64_t probe_generation = 0;
 
   /// Per route that targets this deployment; fixed after construction, so
   /// routers may look up slots from any thread.

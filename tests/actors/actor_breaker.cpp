@@ -181,3 +181,101 @@ CAF_TEST(a half open probe failure reopens the breaker for longer) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+// As above, but `a` probes itself when its open duration ends.
+constexpr std::string_view probe_config = R"({
+  "providers": {
+    "pa": {"kind": "openai_chat", "base_url": "http://a.test"},
+    "pb": {"kind": "openai_chat", "base_url": "http://b.test"}
+  },
+  "deployments": {
+    "a": {"provider": "pa", "model": "model-a",
+          "breaker": {"active_probe": true, "probe_timeout_ms": 800}},
+    "b": {"provider": "pb", "model": "model-b"}
+  },
+  "routes": {
+    "r": {"targets": ["a", "b"], "deadline_ms": 120000, "ladder_ms": [30000]}
+  },
+  "defaults": {
+    "breaker": {"consecutive_failures": 1, "failure_rate": 0,
+                "open_duration_ms": 5000, "open_factor": 2,
+                "max_open_duration_ms": 60000}
+  }
+})";
+
+struct probe_fixture : actor_fixture {
+  probe_fixture() {
+    start(probe_config);
+  }
+
+  /// One call: `a` fails with a 503 (opening its breaker), `b` answers.
+  void open_a() {
+    auto id = call();
+    answer(client->last_job("model-a").id, overloaded_response());
+    answer(client->last_job("model-b").id, ok_response());
+    CAF_REQUIRE(done(id));
+    CAF_REQUIRE(runtime("a").breaker.state() == breaker_state::open);
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(actor_breaker_probe_tests, probe_fixture)
+
+CAF_TEST(an active probe is sent exactly when the open duration ends) {
+  open_a();
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 1u);
+  advance(5s - 1ns);
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 1u);
+  advance(1ns);
+  CAF_REQUIRE_EQUAL(client->job_count("model-a"), 2u);
+  auto probe = client->last_job("model-a");
+  CAF_CHECK_NOT_EQUAL(probe.job.request.body.find("\"ping\""),
+                      std::string::npos);
+  CAF_CHECK_NOT_EQUAL(probe.job.request.body.find("\"max_tokens\":1"),
+                      std::string::npos);
+  CAF_CHECK_EQUAL(timespan{*probe.job.timeouts.total}, timespan{800ms});
+  // While it runs, callers are kept away from `a`.
+  auto id = call();
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 2u);
+  answer(client->last_job("model-b").id, ok_response());
+  CAF_REQUIRE(done(id));
+  CAF_CHECK_EQUAL(attempt_trail(result(id)),
+                  (std::vector<std::string>{"a", "b"}));
+  // The probe succeeds: the breaker closes and callers come back.
+  answer(probe.id, ok_response());
+  CAF_CHECK(runtime("a").breaker.state() == breaker_state::closed);
+  CAF_CHECK_EQUAL(transitions(*events, "a"),
+                  (std::vector<std::string>{"closed>open", "open>half_open",
+                                            "half_open>closed"}));
+  call();
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 3u);
+}
+
+CAF_TEST(a failed active probe reopens the breaker and probes again later) {
+  open_a();
+  advance(5s);
+  CAF_REQUIRE_EQUAL(client->job_count("model-a"), 2u);
+  answer(client->last_job("model-a").id, server_error_response());
+  CAF_CHECK(runtime("a").breaker.state() == breaker_state::open);
+  // Reopened for twice as long: the next probe comes 10 s later.
+  advance(10s - 1ns);
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 2u);
+  advance(1ns);
+  CAF_REQUIRE_EQUAL(client->job_count("model-a"), 3u);
+  answer(client->last_job("model-a").id, ok_response());
+  CAF_CHECK(runtime("a").breaker.state() == breaker_state::closed);
+}
+
+CAF_TEST(a restarted provider actor takes over the probing) {
+  open_a();
+  crash("a");
+  advance(5s);
+  CAF_REQUIRE_EQUAL(client->job_count("model-a"), 2u);
+  answer(client->last_job("model-a").id, ok_response());
+  CAF_CHECK(runtime("a").breaker.state() == breaker_state::closed);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -87,6 +87,8 @@ using provider_actor = caf::typed_actor<
     caf::reacts_to<caf::atom_constant<caf::atom("token")>, uint64_t>,
     // A streamed attempt's first-token (true) or total (false) limit is due.
     caf::reacts_to<caf::atom_constant<caf::atom("timeout")>, uint64_t, bool>,
+    // Time for the active half-open probe (timer generation).
+    caf::reacts_to<caf::atom_constant<caf::atom("probe")>, uint64_t>,
     // A backoff wait of call `id` (generation `gen`) is over.
     caf::reacts_to<caf::atom_constant<caf::atom("retry")>, uint64_t, uint64_t>,
     // Test-only: fail with an exception, as a bug would.
@@ -114,6 +116,7 @@ using providers_atom = caf::atom_constant<caf::atom("providers")>;
 using hedge_atom = caf::atom_constant<caf::atom("hedge")>;
 using resend_atom = caf::atom_constant<caf::atom("resend")>;
 using token_atom = caf::atom_constant<caf::atom("token")>;
+using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using stream_atom = caf::atom_constant<caf::atom("stream")>;
 

@@ -201,7 +201,8 @@ void apply_breaker(reader& rd, const json& obj, const std::string& path,
                   "slow_call_duration_ms", "window", "window_size",
                   "window_duration_ms", "minimum_calls", "open_duration_ms",
                   "open_factor", "max_open_duration_ms", "half_open_probes",
-                  "half_open_successes", "failure_classes"}))
+                  "half_open_successes", "failure_classes", "active_probe",
+                  "probe_timeout_ms"}))
     return;
   auto at = [&](std::string_view key) { return child(path, key); };
   with(obj, "consecutive_failures", [&](const json& v) {
@@ -252,6 +253,12 @@ void apply_breaker(reader& rd, const json& obj, const std::string& path,
   });
   with(obj, "failure_classes", [&](const json& v) {
     set_if(read_classes(rd, v, at("failure_classes")), out.failure_classes);
+  });
+  with(obj, "active_probe", [&](const json& v) {
+    set_if(rd.boolean(v, at("active_probe")), out.active_probe);
+  });
+  with(obj, "probe_timeout_ms", [&](const json& v) {
+    set_if(rd.millis(v, at("probe_timeout_ms"), 1), out.probe_timeout);
   });
   bool touched_open = member(obj, "open_duration_ms") != nullptr
                       || member(obj, "max_open_duration_ms") != nullptr;

@@ -82,6 +82,12 @@ struct breaker_settings {
   /// `half_open_successes` successes, reopen on any failure.
   uint32_t half_open_probes = 1;
   uint32_t half_open_successes = 1;
+  /// When the open duration ends, the deployment probes itself with a
+  /// one-token request instead of risking a caller's call on it; callers are
+  /// kept away until the probes succeed.
+  bool active_probe = false;
+  /// Timeout of an active probe.
+  timespan probe_timeout = std::chrono::seconds{5};
   /// Error classes that count as failures.
   error_class_set failure_classes = default_breaker_failures;
 };
