@@ -33,10 +33,6 @@ private:
   uint64_t state_;
 };
 
-bool is_space(char c) {
-  return c == ' ' || c == '\n' || c == '\t' || c == '\r';
-}
-
 failure make_failure(error_class cls, std::string code, std::string msg) {
   failure f;
   f.cls = cls;
@@ -68,17 +64,11 @@ void end_stream(call_state& st, const call_result& result) {
     end.finish_raw = result->finish_raw;
     end.usage = total_usage(result->attempts);
     end.attempts = result->attempts;
-    st.sink->on_event(std::move(end));
+    st.channel->end(std::move(end));
     return;
   }
-  stream_error err;
-  err.failure = result.error().failure;
-  if (st.started)
-    err.failure.message += " (the stream had delivered "
-                           + std::to_string(st.delivered.size())
-                           + " characters of the answer)";
-  err.attempts = result.error().attempts;
-  st.sink->on_event(std::move(err));
+  st.channel->end(
+      stream_error{result.error().failure, result.error().attempts});
 }
 
 void finish(self_ptr self, call_result result) {
@@ -86,7 +76,7 @@ void finish(self_ptr self, call_result result) {
   if (st.finished)
     return;
   st.finished = true;
-  if (st.sink)
+  if (st.channel)
     end_stream(st, result);
   auto now = self->clock().now();
   call_finished ev;
@@ -165,28 +155,17 @@ void send_to(self_ptr self, size_t dep, bool hedge) {
   st.running.push_back({dep, hedge, hdl.address()});
   deployment_call call{st.id, st.request, st.plan->config, st.deadline,
                        attempts_made(st)};
-  if (st.sink) {
+  if (st.channel) {
     call.stream = true;
-    call.stream_to = self->address();
+    call.channel = st.channel;
     call.stream_tag = ++st.stream_tag;
     st.stream_dep = dep;
-    st.content_in_tag = false;
-    st.pending_start.reset();
-    st.seam.reset();
-    if (st.continuing) {
-      // A prefill may not end in whitespace (Anthropic rejects it): send it
-      // trimmed and drop that much leading whitespace of the continuation,
-      // which the caller already has.
-      std::string_view partial = st.delivered;
-      st.seam_ws = 0;
-      if (rt.config.continuation == continuation_style::prefill)
-        while (!partial.empty() && is_space(partial.back())) {
-          partial.remove_suffix(1);
-          ++st.seam_ws;
-        }
-      st.seam.emplace(st.delivered);
+    auto partial
+        = st.channel->begin(st.stream_tag, rt.config.name, rt.config.provider,
+                            rt.config.ep.model, rt.config.continuation);
+    if (partial) {
       call.request = std::make_shared<const chat_request>(
-          make_continuation(*st.request, partial, rt.config.continuation));
+          make_continuation(*st.request, *partial, rt.config.continuation));
       call.continuation = true;
     }
   }
@@ -208,7 +187,7 @@ void send_to(self_ptr self, size_t dep, bool hedge) {
               on_result(self, dep, res);
             });
   const auto& hs = st.plan->config->policy.hedge;
-  if (!hedge && hs.enabled && st.options.pin.empty() && !st.sink
+  if (!hedge && hs.enabled && st.options.pin.empty() && !st.channel
       && st.running.size() < hs.max_attempts) {
     auto delay = hs.delay;
     if (hs.percentile) {
@@ -300,89 +279,6 @@ void slow_consumer(self_ptr self) {
                + " events full); the call was cancelled"));
 }
 
-/// Delivers one content event of the latest dispatch, preceded by a pending
-/// notice and the stream's start when it is the first. Returns false when
-/// the call ended (slow consumer).
-bool deliver_content(self_ptr self, stream_event ev) {
-  auto& st = self->state;
-  auto& rt = *st.core->deployments[st.stream_dep];
-  if (!st.content_in_tag) {
-    st.content_in_tag = true;
-    if (st.pending_notice) {
-      st.pending_notice->to = rt.config.name;
-      auto notice = std::move(*st.pending_notice);
-      st.pending_notice.reset();
-      if (!st.sink->on_event(std::move(notice))) {
-        slow_consumer(self);
-        return false;
-      }
-    }
-    if (!st.started) {
-      st.started = true;
-      stream_start start;
-      if (st.pending_start)
-        start = std::move(*st.pending_start);
-      start.provider = rt.config.provider;
-      if (start.model.empty())
-        start.model = rt.config.ep.model;
-      if (!st.sink->on_event(std::move(start))) {
-        slow_consumer(self);
-        return false;
-      }
-    }
-  }
-  std::string text;
-  if (auto* t = std::get_if<text_delta>(&ev))
-    text = t->text;
-  else
-    st.delivered_tools = true;
-  if (!st.sink->on_event(std::move(ev))) {
-    slow_consumer(self);
-    return false;
-  }
-  st.delivered += text;
-  return true;
-}
-
-/// Events of a streamed dispatch, straight from the transport thread.
-void on_stream_events(self_ptr self, uint64_t tag,
-                      std::vector<stream_event>& events) {
-  auto& st = self->state;
-  if (st.finished || tag != st.stream_tag)
-    return; // a dispatch the call has moved on from
-  for (auto& ev : events) {
-    if (auto* start = std::get_if<stream_start>(&ev)) {
-      st.pending_start = std::move(*start);
-      continue;
-    }
-    if (auto* t = std::get_if<text_delta>(&ev); t != nullptr && st.seam) {
-      if (st.seam_ws > 0) {
-        size_t k = 0;
-        while (k < t->text.size() && k < st.seam_ws && is_space(t->text[k]))
-          ++k;
-        st.seam_ws = k < t->text.size() ? 0 : st.seam_ws - k;
-        t->text.erase(0, k);
-      }
-      t->text = st.seam->feed(t->text);
-      if (t->text.empty())
-        continue;
-    }
-    if (!deliver_content(self, std::move(ev)))
-      return;
-  }
-}
-
-/// Delivers what the seam still holds back. Returns false when the call
-/// ended.
-bool flush_seam(self_ptr self) {
-  auto& st = self->state;
-  if (!st.seam)
-    return true;
-  auto rest = st.seam->flush();
-  st.seam.reset();
-  return rest.empty() || deliver_content(self, text_delta{std::move(rest)});
-}
-
 /// A streamed dispatch failed after its content reached the caller: applies
 /// the route's `stream_failover` policy. Returns false when the call ended.
 bool stream_broke(self_ptr self, size_t dep, const failure& f) {
@@ -399,24 +295,7 @@ bool stream_broke(self_ptr self, size_t dep, const failure& f) {
     fail(self, std::move(g));
     return false;
   }
-  stream_notice notice;
-  notice.from = rt.config.name;
-  if (mode == stream_failover::continue_ && !st.delivered_tools) {
-    notice.kind = "continue";
-    notice.message = why + "; the answer continues from a fallback";
-    st.continuing = true;
-  } else {
-    notice.kind = "restart";
-    notice.message = why + "; discard the partial answer, it starts again"
-                     + (mode == stream_failover::continue_
-                            ? " (tool calls cannot be continued)"
-                            : "");
-    st.continuing = false;
-    st.started = false;
-    st.delivered.clear();
-    st.delivered_tools = false;
-  }
-  st.pending_notice = std::move(notice);
+  st.channel->broke(mode, rt.config.name, why);
   return true;
 }
 
@@ -461,18 +340,16 @@ void on_result(self_ptr self, size_t dep, deployment_result& r) {
     st.trail.insert(st.trail.end(), std::make_move_iterator(r.attempts.begin()),
                     std::make_move_iterator(r.attempts.end()));
   }
-  if (st.sink && dep == st.stream_dep && !flush_seam(self))
+  bool current = st.channel && dep == st.stream_dep;
+  if (current && !st.channel->flush(st.stream_tag)) {
+    slow_consumer(self);
     return;
-  if (r.response && st.sink && st.pending_notice) {
-    // An empty continuation: the partial answer was complete. The caller
-    // still hears that another provider finished it.
-    st.pending_notice->to = rt.config.name;
-    auto notice = std::move(*st.pending_notice);
-    st.pending_notice.reset();
-    if (!st.sink->on_event(std::move(notice))) {
-      slow_consumer(self);
-      return;
-    }
+  }
+  // An empty continuation: the partial answer was complete. The caller still
+  // hears that another provider finished it.
+  if (current && r.response && !st.channel->flush_notice(rt.config.name)) {
+    slow_consumer(self);
+    return;
   }
   if (r.response) {
     cancel_running(self);
@@ -485,7 +362,7 @@ void on_result(self_ptr self, size_t dep, deployment_result& r) {
   }
   auto& f = r.failure;
   bool reached = !r.rejected;
-  if (st.sink && dep == st.stream_dep && st.content_in_tag
+  if (current && st.channel->content_in(st.stream_tag)
       && !stream_broke(self, dep, f))
     return;
   switch (f.cls) {
@@ -588,7 +465,9 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self,
                          call_options options, call_callback done,
                          std::shared_ptr<stream_sink> sink) {
   auto& st = self->state;
-  st.sink = std::move(sink);
+  if (sink)
+    st.channel
+        = std::make_shared<stream_channel>(std::move(sink), self->address());
   st.core = std::move(core);
   st.id = id;
   st.request = std::move(request);
@@ -630,8 +509,9 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self,
           send_to(self, *dep, true);
         }
       },
-      [self](stream_atom, uint64_t tag, std::vector<stream_event>& events) {
-        on_stream_events(self, tag, events);
+      [self](slow_atom) {
+        if (!self->state.finished)
+          slow_consumer(self);
       },
       [self](resend_atom, size_t dep, const caf::actor_addr& dead,
              uint32_t polls) { resend(self, dep, dead, polls); },

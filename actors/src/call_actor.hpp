@@ -1,6 +1,7 @@
 #pragma once
 
 #include "runtime.hpp"
+#include "stream_channel.hpp"
 #include "switchyard/engine.hpp"
 #include "switchyard/stream.hpp"
 
@@ -55,30 +56,11 @@ struct call_state {
   // -- streamed calls only
 
   /// Where the events go; null for a plain call.
-  std::shared_ptr<stream_sink> sink;
+  std::shared_ptr<stream_channel> channel;
   /// Tag of the latest dispatch: events with an older tag are stale.
   uint64_t stream_tag = 0;
   /// The deployment of the latest dispatch.
   size_t stream_dep = 0;
-  /// The provider's start event of the latest dispatch, if it sent one.
-  std::optional<stream_start> pending_start;
-  /// A `stream_start` went out for the answer being delivered.
-  bool started = false;
-  /// Content of the latest dispatch reached the caller.
-  bool content_in_tag = false;
-  /// The answer's text the caller has (what `continue` continues).
-  std::string delivered;
-  /// Tool-call content reached the caller (cannot be continued).
-  bool delivered_tools = false;
-  /// After a mid-stream failure: said before the fallback's first content.
-  std::optional<stream_notice> pending_notice;
-  /// `continue` mode: dispatches ask to continue `delivered`.
-  bool continuing = false;
-  /// Drops what a continuation repeats of `delivered`.
-  std::optional<seam_joiner> seam;
-  /// Leading whitespace of the continuation still to drop (trimmed from a
-  /// prefill).
-  size_t seam_ws = 0;
 };
 
 /// The CALL actor's behaviour: resolves the route, orders its targets, runs

@@ -1,5 +1,7 @@
 #include "provider_actor.hpp"
 
+#include "stream_channel.hpp"
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -38,18 +40,19 @@ private:
   uint64_t key_;
 };
 
-/// Decodes a streamed transfer on the transport thread and forwards its
-/// events straight to the call's consumer (no hop through the provider
-/// actor, whose mailbox all streams of a deployment share). The provider
-/// actor hears only the first content and the verdict. Holds addresses
-/// only: a dead actor simply gets nothing.
+/// Decodes a streamed transfer on the transport thread and hands its events
+/// straight to the call's stream channel, which delivers them to the caller
+/// (no actor hand-off before a token is seen; nothing goes through the
+/// provider actor, whose mailbox all streams of a deployment share). The
+/// provider actor hears only the first content and the verdict, by address:
+/// a dead actor simply gets nothing.
 class stream_forwarder final : public transfer_sink {
 public:
-  stream_forwarder(caf::actor_addr provider, caf::actor_addr consumer,
-                   uint64_t tag, uint64_t key, const adapter& codec,
-                   bool content_required)
-      : provider_(std::move(provider)), consumer_(std::move(consumer)),
-        tag_(tag), key_(key), attempt_(codec, content_required) {
+  stream_forwarder(caf::actor_addr provider,
+                   std::shared_ptr<stream_channel> channel, uint64_t tag,
+                   uint64_t key, const adapter& codec, bool content_required)
+      : provider_(std::move(provider)), channel_(std::move(channel)), tag_(tag),
+        key_(key), attempt_(codec, content_required) {
     // nop
   }
 
@@ -63,8 +66,7 @@ public:
     std::vector<stream_event> out;
     auto failed = attempt_.feed(chunk, out);
     if (!out.empty())
-      if (auto hdl = caf::actor_cast<caf::actor>(consumer_))
-        caf::anon_send(hdl, stream_atom::value, tag_, std::move(out));
+      channel_->deliver(tag_, out);
     if (!told_first_ && attempt_.produced_content()) {
       told_first_ = true;
       if (auto hdl = caf::actor_cast<provider_actor>(provider_))
@@ -98,7 +100,7 @@ private:
   }
 
   caf::actor_addr provider_;
-  caf::actor_addr consumer_;
+  std::shared_ptr<stream_channel> channel_;
   uint64_t tag_;
   uint64_t key_;
   stream_attempt attempt_;
@@ -288,10 +290,9 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc) {
     self->delayed_send(me, *policy.stream.max_duration, timeout_atom::value,
                        key, false);
   pc.job = st.core->client->submit(
-      std::move(job),
-      std::make_shared<stream_forwarder>(self->address(), pc.call.stream_to,
-                                         pc.call.stream_tag, key, *rt.codec,
-                                         !pc.call.continuation));
+      std::move(job), std::make_shared<stream_forwarder>(
+                          self->address(), pc.call.channel, pc.call.stream_tag,
+                          key, *rt.codec, !pc.call.continuation));
 }
 
 void finish(self_ptr self, uint64_t call_id) {

@@ -23,6 +23,8 @@
 
 namespace switchyard {
 
+class stream_channel;
+
 // -- messages
 // ------------------------------------------------------------------
 
@@ -37,10 +39,9 @@ struct deployment_call {
   time_point deadline{};
   /// Attempts the call made before this one; picks the ladder rung.
   uint32_t attempts_before = 0;
-  /// Streamed calls: the actor that receives the attempt's events as
-  /// `(stream, stream_tag, std::vector<stream_event>)`, straight from the
-  /// transport thread.
-  caf::actor_addr stream_to;
+  /// Streamed calls: where the attempt's events go, straight from the
+  /// transport thread, tagged with `stream_tag`.
+  std::shared_ptr<stream_channel> channel;
   uint64_t stream_tag = 0;
   bool stream = false;
   /// The request continues a partial answer: an empty answer is complete.
@@ -118,7 +119,7 @@ using resend_atom = caf::atom_constant<caf::atom("resend")>;
 using token_atom = caf::atom_constant<caf::atom("token")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
-using stream_atom = caf::atom_constant<caf::atom("stream")>;
+using slow_atom = caf::atom_constant<caf::atom("slow")>;
 
 } // namespace switchyard
 
@@ -129,5 +130,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::deployment_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::deployment_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::transfer_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::stream_verdict)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<switchyard::stream_event>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<switchyard::provider_actor>)
