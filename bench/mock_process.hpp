@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 #include <climits>
 
@@ -34,9 +35,13 @@ inline std::string binary_dir() {
   return path.substr(0, path.rfind('/'));
 }
 
-/// Starts `switchyard-mock --port 0` and waits up to 10 s for its port.
-inline std::optional<mock_process> start_mock() {
+/// Starts `switchyard-mock --port 0` plus `extra` arguments and waits up to
+/// 10 s for its port.
+inline std::optional<mock_process> start_mock(std::vector<std::string> extra
+                                              = {}) {
   auto exe = binary_dir() + "/switchyard-mock";
+  std::vector<std::string> args{exe, "--port", "0"};
+  args.insert(args.end(), extra.begin(), extra.end());
   int fds[2];
   if (pipe(fds) != 0)
     return std::nullopt;
@@ -47,7 +52,11 @@ inline std::optional<mock_process> start_mock() {
     dup2(fds[1], STDOUT_FILENO);
     close(fds[0]);
     close(fds[1]);
-    execl(exe.c_str(), exe.c_str(), "--port", "0", static_cast<char*>(nullptr));
+    std::vector<char*> argv;
+    for (auto& a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(exe.c_str(), argv.data());
     std::perror(exe.c_str());
     _exit(127);
   }
@@ -68,6 +77,7 @@ inline std::optional<mock_process> start_mock() {
       if (out.find('\n', at) != std::string::npos)
         m.port = std::atoi(out.c_str() + at + 23);
   }
+  close(fds[0]);
   if (m.port == 0) {
     std::fprintf(stderr, "switchyard-mock did not report its port: %s\n",
                  out.c_str());

@@ -56,56 +56,6 @@ namespace {
 
 // -- the mock -----------------------------------------------------------------
 
-/// Starts the mock like `start_mock` does, with extra arguments.
-std::optional<mock_process> start_mock_with(std::vector<std::string> args) {
-  auto exe = binary_dir() + "/switchyard-mock";
-  args.insert(args.begin(), {exe, "--port", "0"});
-  int fds[2];
-  if (pipe(fds) != 0)
-    return std::nullopt;
-  auto pid = fork();
-  if (pid < 0)
-    return std::nullopt;
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> argv;
-    for (auto& a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(exe.c_str(), argv.data());
-    std::perror(exe.c_str());
-    _exit(127);
-  }
-  close(fds[1]);
-  mock_process m{pid, 0};
-  std::string out;
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-  while (m.port == 0 && std::chrono::steady_clock::now() < deadline) {
-    pollfd p{fds[0], POLLIN, 0};
-    if (poll(&p, 1, 100) <= 0)
-      continue;
-    char buf[512];
-    auto n = read(fds[0], buf, sizeof(buf));
-    if (n <= 0)
-      break;
-    out.append(buf, static_cast<size_t>(n));
-    if (auto at = out.find("listening on 127.0.0.1:"); at != std::string::npos)
-      if (out.find('\n', at) != std::string::npos)
-        m.port = std::atoi(out.c_str() + at + 23);
-  }
-  close(fds[0]);
-  if (m.port == 0) {
-    std::fprintf(stderr, "switchyard-mock did not report its port: %s\n",
-                 out.c_str());
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-    return std::nullopt;
-  }
-  return m;
-}
-
 /// Returns the value of `key` (e.g. "VmHWM:") in /proc/<pid>/status, in KiB.
 long proc_status_kib(const std::string& pid, const char* key) {
   std::ifstream in{"/proc/" + pid + "/status"};
@@ -429,7 +379,7 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   auto nofile = raise_nofile();
 
-  auto mock = start_mock_with({"--threads", std::to_string(o.mock_threads)});
+  auto mock = start_mock({"--threads", std::to_string(o.mock_threads)});
   if (!mock)
     return 1;
   std::printf("stream_many: mock pid %d on port %d (%u threads), %zu streams "
