@@ -174,6 +174,15 @@ void check_well_formed(const std::vector<stream_event>& evs) {
     CAF_CHECK(!t.text.empty());
 }
 
+/// The trail of a failover: the primary failed, then the fallback answered.
+void check_failover_trail(const std::vector<attempt_record>& trail) {
+  CAF_REQUIRE_EQUAL(trail.size(), 2u);
+  CAF_CHECK_EQUAL(trail[0].deployment, primary_dep);
+  CAF_CHECK(trail[0].cls.has_value());
+  CAF_CHECK_EQUAL(trail[1].deployment, fallback_dep);
+  CAF_CHECK(!trail[1].cls.has_value());
+}
+
 /// A fallback before any content: the caller sees one `stream_start` (of the
 /// fallback), the fallback's whole answer and a `stream_end` naming both
 /// deployments.
@@ -189,11 +198,7 @@ void check_invisible_fallback(rig& r, const std::vector<stream_event>& evs) {
   auto ends = events_of<stream_end>(evs);
   CAF_REQUIRE_EQUAL(ends.size(), 1u);
   const auto& trail = ends.front().attempts;
-  CAF_REQUIRE_EQUAL(trail.size(), 2u);
-  CAF_CHECK_EQUAL(trail[0].deployment, primary_dep);
-  CAF_CHECK(trail[0].cls.has_value());
-  CAF_CHECK_EQUAL(trail[1].deployment, fallback_dep);
-  CAF_CHECK(!trail[1].cls.has_value());
+  check_failover_trail(trail);
   CAF_REQUIRE(ends.front().usage.has_value());
   CAF_CHECK_EQUAL(ends.front().usage->completion_tokens,
                   r.full_usage.completion_tokens);
@@ -254,11 +259,7 @@ void check_restart(rig& r, const fault_case& f,
   auto ends = events_of<stream_end>(evs);
   CAF_REQUIRE_EQUAL(ends.size(), 1u);
   const auto& trail = ends.front().attempts;
-  CAF_REQUIRE_EQUAL(trail.size(), 2u);
-  CAF_CHECK_EQUAL(trail[0].deployment, primary_dep);
-  CAF_CHECK(trail[0].cls.has_value());
-  CAF_CHECK_EQUAL(trail[1].deployment, fallback_dep);
-  CAF_CHECK(!trail[1].cls.has_value());
+  check_failover_trail(trail);
   CAF_REQUIRE(ends.front().usage.has_value());
   CAF_CHECK_GREATER_OR_EQUAL(ends.front().usage->completion_tokens,
                              r.full_usage.completion_tokens);
@@ -289,11 +290,7 @@ void check_continue(rig& r, const fault_case& f,
   auto ends = events_of<stream_end>(evs);
   CAF_REQUIRE_EQUAL(ends.size(), 1u);
   const auto& end = ends.front();
-  CAF_REQUIRE_EQUAL(end.attempts.size(), 2u);
-  CAF_CHECK_EQUAL(end.attempts[0].deployment, primary_dep);
-  CAF_CHECK(end.attempts[0].cls.has_value());
-  CAF_CHECK_EQUAL(end.attempts[1].deployment, fallback_dep);
-  CAF_CHECK(!end.attempts[1].cls.has_value());
+  check_failover_trail(end.attempts);
   // The fallback alone reports the words it added and a prompt that
   // includes the partial answer as a prefill; both attempts count more.
   auto k = f.delivered < 0 ? r.words() : f.delivered;
