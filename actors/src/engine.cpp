@@ -253,7 +253,8 @@ uint64_t engine::stream(chat_request req, call_options opts,
                         std::shared_ptr<stream_sink> sink) {
   req.stream = true;
   return start(
-      std::move(req), std::move(opts), [](call_result) {}, std::move(sink));
+      std::move(req), std::move(opts), [](const call_result&) {},
+      std::move(sink));
 }
 
 uint64_t engine::stream(chat_request req, call_options opts,

@@ -77,12 +77,33 @@ CAF_TEST(retry - after as an HTTP date is relative to now) {
             == timespan{1s});
 }
 
+CAF_TEST(retry - after reads the obsolete HTTP date forms too) {
+  auto now = utc(2026, 10, 21, 7, 27, 30);
+  // RFC 850, two-digit year: 26 is 2026.
+  CAF_CHECK(
+      retry_after({{"retry-after", "Wednesday, 21-Oct-26 07:28:00 GMT"}}, now)
+      == timespan{30s});
+  // asctime, with a space-padded day.
+  CAF_CHECK(retry_after({{"retry-after", "Sun Nov  1 00:00:00 2026"}},
+                        utc(2026, 10, 31, 23, 59, 58))
+            == timespan{2s});
+  CAF_CHECK(retry_after({{"retry-after", "Wed Oct 21 07:28:10 2026"}}, now)
+            == timespan{40s});
+  // A two-digit year more than 50 years ahead is in the past: 99 is 1999,
+  // so the wait is already over.
+  CAF_CHECK(
+      retry_after({{"retry-after", "Friday, 01-Jan-99 00:00:00 GMT"}}, now)
+      == timespan{0s});
+}
+
 CAF_TEST(garbage wait hints are ignored) {
   for (auto v :
        {"soon", "-1", "1.5.2", "", "inf", "nan", "1e400", "2s", "0x10",
         "Wed, 32 Oct 2026 07:28:00 GMT", "Wed, 21 Foo 2026 07:28:00 GMT",
         "Wed, 21 Oct 2026 25:28:00 GMT", "21 Oct 2026 07:28:00 GMT",
-        "Wed, 21 Oct 2026 07:28:00 UTC"}) {
+        "Wed, 21 Oct 2026 07:28:00 UTC", "Wed, 21-Oct-26 07:28:00 GMT",
+        "Wednesday, 21-Oct-2026 07:28:00 GMT", "Wed Oct 21 07:28:00 26",
+        "Wed Oct 21 7:28:00 2026"}) {
     CAF_MESSAGE("value '" << v << "'");
     CAF_CHECK(!retry_after({{"retry-after", v}}).has_value());
     CAF_CHECK(!retry_after({{"retry-after-ms", v}}).has_value());

@@ -93,29 +93,103 @@ std::optional<wall_time> make_time(int y, int mo, int d, int h, int mi, int s) {
                    + seconds{s}};
 }
 
-/// IMF-fixdate (RFC 9110): "Wed, 21 Oct 2026 07:28:00 GMT".
-std::optional<wall_time> parse_http_date(std::string_view s) {
-  static constexpr std::array<std::string_view, 7> days{
-      "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-  static constexpr std::array<std::string_view, 12> months{
-      "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  s = trim(s);
+constexpr std::array<std::string_view, 7> day_names{"Mon", "Tue", "Wed", "Thu",
+                                                    "Fri", "Sat", "Sun"};
+constexpr std::array<std::string_view, 7> long_day_names{
+    "Monday", "Tuesday",  "Wednesday", "Thursday",
+    "Friday", "Saturday", "Sunday"};
+constexpr std::array<std::string_view, 12> month_names{
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+/// Returns the month number (1..12) of a three-letter name, or 0.
+int month_of(std::string_view name) {
+  auto i = std::find(month_names.begin(), month_names.end(), name);
+  return i == month_names.end() ? 0
+                                : static_cast<int>(i - month_names.begin()) + 1;
+}
+
+template <size_t N>
+bool one_of(const std::array<std::string_view, N>& names, std::string_view s) {
+  return std::find(names.begin(), names.end(), s) != names.end();
+}
+
+/// Reads "HH:MM:SS" at `pos`.
+std::optional<std::array<int, 3>> time_of_day(std::string_view s, size_t pos) {
+  if (pos + 8 > s.size() || s[pos + 2] != ':' || s[pos + 5] != ':')
+    return std::nullopt;
+  auto h = digits(s, pos, 2);
+  auto mi = digits(s, pos + 3, 2);
+  auto sec = digits(s, pos + 6, 2);
+  if (!h || !mi || !sec)
+    return std::nullopt;
+  return std::array<int, 3>{*h, *mi, *sec};
+}
+
+/// IMF-fixdate: "Wed, 21 Oct 2026 07:28:00 GMT".
+std::optional<wall_time> parse_imf_fixdate(std::string_view s) {
   if (s.size() != 29 || s.substr(3, 2) != ", " || s[7] != ' ' || s[11] != ' '
-      || s[16] != ' ' || s[19] != ':' || s[22] != ':' || s.substr(25) != " GMT")
+      || s[16] != ' ' || s.substr(25) != " GMT"
+      || !one_of(day_names, s.substr(0, 3)))
     return std::nullopt;
-  if (std::find(days.begin(), days.end(), s.substr(0, 3)) == days.end())
-    return std::nullopt;
-  auto mon = std::find(months.begin(), months.end(), s.substr(8, 3));
+  auto mon = month_of(s.substr(8, 3));
   auto d = digits(s, 5, 2);
   auto y = digits(s, 12, 4);
-  auto h = digits(s, 17, 2);
-  auto mi = digits(s, 20, 2);
-  auto sec = digits(s, 23, 2);
-  if (mon == months.end() || !d || !y || !h || !mi || !sec)
+  auto t = time_of_day(s, 17);
+  if (mon == 0 || !d || !y || !t)
     return std::nullopt;
-  return make_time(*y, static_cast<int>(mon - months.begin()) + 1, *d, *h, *mi,
-                   *sec);
+  return make_time(*y, mon, *d, (*t)[0], (*t)[1], (*t)[2]);
+}
+
+/// Obsolete RFC 850: "Wednesday, 21-Oct-26 07:28:00 GMT". A two-digit year
+/// more than 50 years after `now` is the latest past year with those digits
+/// (RFC 9110, section 5.6.7).
+std::optional<wall_time> parse_rfc850(std::string_view s, wall_time now) {
+  auto comma = s.find(", ");
+  if (comma == std::string_view::npos
+      || !one_of(long_day_names, s.substr(0, comma)))
+    return std::nullopt;
+  auto rest = s.substr(comma + 2);
+  if (rest.size() != 22 || rest[2] != '-' || rest[6] != '-' || rest[9] != ' '
+      || rest.substr(18) != " GMT")
+    return std::nullopt;
+  auto d = digits(rest, 0, 2);
+  auto mon = month_of(rest.substr(3, 3));
+  auto yy = digits(rest, 7, 2);
+  auto t = time_of_day(rest, 10);
+  if (mon == 0 || !d || !yy || !t)
+    return std::nullopt;
+  auto this_year = static_cast<int>(
+      std::chrono::year_month_day{std::chrono::floor<std::chrono::days>(now)}
+          .year());
+  auto y = this_year - this_year % 100 + *yy;
+  if (y > this_year + 50)
+    y -= 100;
+  return make_time(y, mon, *d, (*t)[0], (*t)[1], (*t)[2]);
+}
+
+/// Obsolete asctime: "Wed Oct 21 07:28:00 2026" (day padded with a space).
+std::optional<wall_time> parse_asctime(std::string_view s) {
+  if (s.size() != 24 || s[3] != ' ' || s[7] != ' ' || s[10] != ' '
+      || s[19] != ' ' || !one_of(day_names, s.substr(0, 3)))
+    return std::nullopt;
+  auto mon = month_of(s.substr(4, 3));
+  auto d = s[8] == ' ' ? digits(s, 9, 1) : digits(s, 8, 2);
+  auto t = time_of_day(s, 11);
+  auto y = digits(s, 20, 4);
+  if (mon == 0 || !d || !t || !y)
+    return std::nullopt;
+  return make_time(*y, mon, *d, (*t)[0], (*t)[1], (*t)[2]);
+}
+
+/// An HTTP date in any of the three forms RFC 9110 makes recipients accept.
+std::optional<wall_time> parse_http_date(std::string_view s, wall_time now) {
+  s = trim(s);
+  if (auto t = parse_imf_fixdate(s))
+    return t;
+  if (auto t = parse_rfc850(s, now))
+    return t;
+  return parse_asctime(s);
 }
 
 /// RFC 3339: "2026-11-23T10:00:07Z", fractions and offsets allowed.
@@ -239,7 +313,7 @@ std::optional<timespan> parse_retry_after(const header_list& headers,
     return std::nullopt;
   if (auto t = seconds_header(*v, 1))
     return t;
-  if (auto date = parse_http_date(*v))
+  if (auto date = parse_http_date(*v, now))
     return until(*date, now);
   return std::nullopt;
 }
