@@ -153,8 +153,12 @@ void send_to(self_ptr self, size_t dep, bool hedge) {
   st.dispatched_any = true;
   auto hdl = st.core->directory.get(dep);
   st.running.push_back({dep, hedge, hdl.address()});
-  deployment_call call{st.id, st.request, st.plan->config, st.deadline,
-                       attempts_made(st)};
+  deployment_call call;
+  call.call_id = st.id;
+  call.request = st.request;
+  call.route = st.plan->config;
+  call.deadline = st.deadline;
+  call.attempts_before = attempts_made(st);
   if (st.channel) {
     call.stream = true;
     call.channel = st.channel;

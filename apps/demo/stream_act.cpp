@@ -34,7 +34,9 @@ bool run_stream_act(engine& eng, bool quiet) {
     std::printf("\n== streaming: route \"stream\", primary-stream drops the "
                 "connection after 6 words; stream_failover \"continue\" "
                 "finishes the answer on local-stream\n\n  ");
-  auto reader = eng.stream(story_request(), call_options{.route = "stream"});
+  call_options opts;
+  opts.route = "stream";
+  auto reader = eng.stream(story_request(), opts);
   std::vector<stream_event> events;
   bool ended = false;
   bool ok = false;

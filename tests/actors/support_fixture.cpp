@@ -200,8 +200,12 @@ deployment_call actor_fixture::make_call(uint64_t call_id, timespan deadline_in,
   auto plan = core->find_route(route);
   if (plan == nullptr)
     CAF_FAIL("unknown route " << route);
-  return deployment_call{call_id, request, plan->config, now() + deadline_in,
-                         0};
+  deployment_call call;
+  call.call_id = call_id;
+  call.request = request;
+  call.route = plan->config;
+  call.deadline = now() + deadline_in;
+  return call;
 }
 
 deployment_status actor_fixture::status(const std::string& name) {

@@ -16,7 +16,6 @@
 #include <string>
 #include <vector>
 
-#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
