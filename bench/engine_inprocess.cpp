@@ -84,15 +84,6 @@ double max_rss_mib() {
   return static_cast<double>(ru.ru_maxrss) / 1024.0;
 }
 
-chat_request make_request() {
-  chat_request req;
-  message msg;
-  msg.text = "Why keep a fallback provider?";
-  req.messages.push_back(std::move(msg));
-  req.max_tokens = 64;
-  return req;
-}
-
 /// Keeps `in_flight` calls running until told to stop; records latencies
 /// while `recording` is set.
 class driver {

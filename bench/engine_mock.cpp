@@ -152,15 +152,6 @@ std::string config_json(int port, uint32_t threads) {
          + std::to_string(threads) + "}}";
 }
 
-chat_request make_request() {
-  chat_request req;
-  message msg;
-  msg.text = "Why keep a fallback provider?";
-  req.messages.push_back(std::move(msg));
-  req.max_tokens = 64;
-  return req;
-}
-
 void print(const char* name, const phase_result& r) {
   std::printf("  %-10s %8.0f calls/s  %6.1f us CPU/call  latency p50 %6.0f "
               "us  p90 %6.0f us  p99 %6.0f us  errors %llu\n",

@@ -116,15 +116,6 @@ std::string config_json(int dead_port, int live_port) {
   })";
 }
 
-chat_request make_request() {
-  chat_request req;
-  message msg;
-  msg.text = "Why keep a fallback provider?";
-  req.messages.push_back(std::move(msg));
-  req.max_tokens = 64;
-  return req;
-}
-
 /// Makes one call and returns its latency, or nullopt when it failed or was
 /// not answered by `expect`.
 std::optional<timespan> timed_call(engine& eng, const call_options& opts,

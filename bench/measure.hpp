@@ -1,8 +1,10 @@
 #pragma once
 
 // Measuring helpers shared by the benchmarks: CPU time, latency quantiles,
-// and the canned OpenAI answer of the in-process upstreams.
+// the request every benchmark sends and the canned OpenAI answer of the
+// in-process upstreams.
 
+#include "switchyard/model.hpp"
 #include "switchyard/time.hpp"
 
 #include <algorithm>
@@ -12,6 +14,16 @@
 #include <vector>
 
 namespace switchyard::bench {
+
+/// The chat request every benchmark sends.
+inline chat_request make_request() {
+  chat_request req;
+  message msg;
+  msg.text = "Why keep a fallback provider?";
+  req.messages.push_back(std::move(msg));
+  req.max_tokens = 64;
+  return req;
+}
 
 /// A complete OpenAI chat completion, as an in-process upstream answers.
 inline constexpr std::string_view canned_body

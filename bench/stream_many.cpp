@@ -335,15 +335,6 @@ long max_rss_kib() {
   return ru.ru_maxrss;
 }
 
-chat_request make_request() {
-  chat_request req;
-  message msg;
-  msg.text = "Why keep a fallback provider?";
-  req.messages.push_back(std::move(msg));
-  req.max_tokens = 64;
-  return req;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {

@@ -234,15 +234,6 @@ std::string config_json(int port, uint32_t threads, uint32_t words) {
          + std::to_string(threads) + "}}";
 }
 
-chat_request make_request() {
-  chat_request req;
-  message msg;
-  msg.text = "Why keep a fallback provider?";
-  req.messages.push_back(std::move(msg));
-  req.max_tokens = 64;
-  return req;
-}
-
 void print(const char* name, const side_result& r) {
   std::printf("  %-10s first token p50 %6.0f us  p90 %6.0f us  p99 %6.0f us"
               " | end p50 %6.0f us  p99 %6.0f us | %6.1f us proc CPU/stream"

@@ -447,6 +447,17 @@ provider_state::pending_call* take_attempt(self_ptr self, uint64_t key) {
 
 void on_probe(self_ptr self, transfer_result& tr);
 
+/// The failure of a plain transfer that ended below HTTP or with a non-2xx
+/// status; nullopt for a 2xx response.
+std::optional<failure> transfer_failure(const deployment_runtime& rt,
+                                        transfer_result& tr, wall_time wall) {
+  if (tr.error != transport_error::none)
+    return classify_transport_error(tr.error, std::move(tr.detail));
+  if (tr.response.status < 200 || tr.response.status >= 300)
+    return rt.codec->classify(tr.response, wall);
+  return std::nullopt;
+}
+
 void on_transfer(self_ptr self, uint64_t key, transfer_result& tr) {
   if (key != 0 && key == self->state.probe_key) {
     on_probe(self, tr);
@@ -459,23 +470,17 @@ void on_transfer(self_ptr self, uint64_t key, transfer_result& tr) {
   auto now = self->clock().now();
   auto latency = now - pc->attempt_start;
   auto wall = std::chrono::system_clock::now();
-  std::optional<failure> f;
+  auto f = transfer_failure(rt, tr, wall);
+  if (tr.error == transport_error::none && rt.config.limits.rate.follow_headers)
+    rt.limiter.observe(parse_rate_limit_headers(tr.response.headers, wall),
+                       now);
   std::optional<chat_response> resp;
-  if (tr.error != transport_error::none) {
-    f = classify_transport_error(tr.error, std::move(tr.detail));
-  } else {
-    if (rt.config.limits.rate.follow_headers)
-      rt.limiter.observe(parse_rate_limit_headers(tr.response.headers, wall),
-                         now);
-    if (tr.response.status >= 200 && tr.response.status < 300) {
-      auto parsed = rt.codec->parse_response(tr.response);
-      if (parsed)
-        resp = std::move(*parsed);
-      else
-        f = std::move(parsed.error());
-    } else {
-      f = rt.codec->classify(tr.response, wall);
-    }
+  if (!f) {
+    auto parsed = rt.codec->parse_response(tr.response);
+    if (parsed)
+      resp = std::move(*parsed);
+    else
+      f = std::move(parsed.error());
   }
   conclude(self, *pc, std::move(f), std::move(resp), tr.response.status,
            latency, latency);
@@ -556,11 +561,7 @@ void on_probe(self_ptr self, transfer_result& tr) {
   st.probe_key = 0;
   auto now = self->clock().now();
   auto latency = now - st.probe_start;
-  std::optional<failure> f;
-  if (tr.error != transport_error::none)
-    f = classify_transport_error(tr.error, std::move(tr.detail));
-  else if (tr.response.status < 200 || tr.response.status >= 300)
-    f = rt.codec->classify(tr.response, std::chrono::system_clock::now());
+  auto f = transfer_failure(rt, tr, std::chrono::system_clock::now());
   st.core->emit(attempt_finished{0, rt.config.name, 0,
                                  f ? std::optional{f->cls} : std::nullopt,
                                  tr.response.status, latency});

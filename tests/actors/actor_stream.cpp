@@ -332,7 +332,6 @@ CAF_TEST(the total limit cuts a stream that runs too long) {
 CAF_TEST(events of an abandoned dispatch never reach the caller) {
   with("error");
   auto id = stream();
-  auto a = job_of("model-a");
   advance(2s); // first-token timeout: a is cancelled, b starts
   auto b = job_of("model-b");
   // A late piece of a's stream (already in flight) must be ignored.
@@ -343,7 +342,6 @@ CAF_TEST(events of an abandoned dispatch never reach the caller) {
   answer(b, stream_ok());
   CAF_REQUIRE(done(id));
   CAF_CHECK_EQUAL(text_of(streamed(id)), "fresh");
-  CAF_CHECK_EQUAL(a, client->job(0).id);
 }
 
 CAF_TEST(cancel mid - stream frees the upstream and ends with an error) {
