@@ -469,9 +469,6 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self,
                          call_options options, call_callback done,
                          std::shared_ptr<stream_sink> sink) {
   auto& st = self->state;
-  if (sink)
-    st.channel
-        = std::make_shared<stream_channel>(std::move(sink), self->address());
   st.core = std::move(core);
   st.id = id;
   st.request = std::move(request);
@@ -479,6 +476,14 @@ caf::behavior call_actor(caf::stateful_actor<call_state>* self,
   st.done = std::move(done);
   st.start = self->clock().now();
   st.plan = st.core->find_route(st.options.route);
+  if (sink) {
+    // Only a route that continues broken streams needs their text.
+    bool keep_text = st.plan != nullptr
+                     && st.plan->config->policy.stream_failover_mode
+                            == stream_failover::continue_;
+    st.channel = std::make_shared<stream_channel>(std::move(sink),
+                                                  self->address(), keep_text);
+  }
   if (st.plan == nullptr) {
     fail(self, make_failure(error_class::bad_request, "unknown_route",
                             "unknown route \"" + st.options.route + "\""));

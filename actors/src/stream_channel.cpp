@@ -15,8 +15,8 @@ bool is_space(char c) {
 } // namespace
 
 stream_channel::stream_channel(std::shared_ptr<stream_sink> sink,
-                               caf::actor_addr call)
-    : sink_(std::move(sink)), call_(std::move(call)) {
+                               caf::actor_addr call, bool keep_text)
+    : sink_(std::move(sink)), call_(std::move(call)), keep_text_(keep_text) {
   // nop
 }
 
@@ -81,6 +81,7 @@ void stream_channel::broke(stream_failover mode, const std::string& from,
     continuing_ = false;
     started_ = false;
     delivered_.clear();
+    delivered_chars_ = 0;
     delivered_tools_ = false;
   }
   pending_notice_ = std::move(notice);
@@ -103,7 +104,7 @@ void stream_channel::end(stream_event terminal) {
   ended_ = true;
   if (auto* err = std::get_if<stream_error>(&terminal); err && started_)
     err->failure.message += " (the stream had delivered "
-                            + std::to_string(delivered_.size())
+                            + std::to_string(delivered_chars_)
                             + " characters of the answer)";
   sink_->on_event(std::move(terminal)); // a terminal event is always taken
 }
@@ -159,14 +160,20 @@ bool stream_channel::deliver_content(stream_event ev) {
         return false;
     }
   }
-  std::string text;
-  if (auto* t = std::get_if<text_delta>(&ev))
-    text = t->text;
-  else
+  size_t chars = 0;
+  if (auto* t = std::get_if<text_delta>(&ev)) {
+    chars = t->text.size();
+    if (keep_text_)
+      delivered_ += t->text;
+  } else {
     delivered_tools_ = true;
-  if (!push(std::move(ev)))
+  }
+  if (!push(std::move(ev))) {
+    if (keep_text_)
+      delivered_.resize(delivered_.size() - chars); // never delivered
     return false;
-  delivered_ += text;
+  }
+  delivered_chars_ += chars;
   return true;
 }
 

@@ -23,7 +23,10 @@ namespace switchyard {
 /// Thread-safe: one mutex, held while the sink runs (sinks never block).
 class stream_channel {
 public:
-  stream_channel(std::shared_ptr<stream_sink> sink, caf::actor_addr call);
+  /// `keep_text`: keep the delivered text, for a route that continues
+  /// broken streams (other routes only count it).
+  stream_channel(std::shared_ptr<stream_sink> sink, caf::actor_addr call,
+                 bool keep_text);
 
   // -- call actor ---------------------------------------------------------
 
@@ -83,8 +86,11 @@ private:
   std::optional<seam_joiner> seam_;
   /// Leading whitespace of a continuation the caller already has.
   size_t seam_ws_ = 0;
-  /// The answer's text the caller has (what `continue` continues).
+  /// The answer's text the caller has (what `continue` continues), when
+  /// kept, and its length.
   std::string delivered_;
+  size_t delivered_chars_ = 0;
+  bool keep_text_;
   bool delivered_tools_ = false;
   bool started_ = false;
   bool content_in_tag_ = false;
