@@ -1,59 +1,33 @@
 #include "switchyard/engine.hpp"
 
-#include "call_actor.hpp"
+#include "router.hpp"
 #include "runtime.hpp"
 #include "supervisor.hpp"
 #include "switchyard/actors.hpp"
 
-#include <array>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <random>
 #include <thread>
-#include <unordered_map>
-#include <unordered_set>
 
 #include <caf/all.hpp>
 
 namespace switchyard {
 
 struct engine::impl {
-  /// Calls in flight, sharded so that concurrent callers rarely contend.
-  struct shard {
-    std::mutex mtx;
-    std::unordered_map<uint64_t, caf::actor> calls;
-    /// Calls that finished before `complete` registered them.
-    std::unordered_set<uint64_t> finished_early;
-  };
-
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<engine_core> core;
   supervisor_actor sup;
+  /// The router shards; a call's id picks its shard.
+  std::vector<router_actor> routers;
   std::atomic<uint64_t> next_id{1};
   std::atomic<bool> accepting{true};
   std::atomic<bool> stopped{false};
-  std::array<shard, 16> shards;
-  std::mutex idle_mtx;
-  std::condition_variable idle_cv;
-  std::atomic<uint64_t> running{0};
 
-  shard& shard_of(uint64_t id) {
-    return shards[id % shards.size()];
-  }
-
-  void call_done(uint64_t id) {
-    auto& s = shard_of(id);
-    {
-      std::lock_guard guard{s.mtx};
-      if (s.calls.erase(id) == 0)
-        s.finished_early.insert(id);
-    }
-    if (running.fetch_sub(1) == 1) {
-      std::lock_guard guard{idle_mtx};
-      idle_cv.notify_all();
-    }
+  const router_actor& router_of(uint64_t id) const {
+    return routers[id % routers.size()];
   }
 };
 
@@ -84,6 +58,8 @@ engine::create(engine_config cfg, engine_options opts) {
   ptr->core = std::make_shared<engine_core>(std::move(cfg), std::move(client),
                                             std::move(opts.events), seed, now);
   ptr->sup = ptr->sys->spawn(supervisor, ptr->core);
+  for (size_t i = 0; i < threads; ++i)
+    ptr->routers.push_back(ptr->sys->spawn(router, ptr->core));
   // Wait until every provider actor is registered before taking calls.
   caf::scoped_actor waiter{*ptr->sys};
   bool ready = false;
@@ -129,20 +105,15 @@ uint64_t engine::start(chat_request req, call_options opts, call_callback done,
     done(unexpected{std::move(err)});
     return 0;
   }
-  auto id = d.next_id.fetch_add(1);
-  d.running.fetch_add(1);
-  auto wrapped = [&d, id, done = std::move(done)](call_result r) {
-    done(std::move(r));
-    d.call_done(id);
-  };
-  auto hdl = d.sys->spawn(call_actor, d.core, id,
-                          std::make_shared<const chat_request>(std::move(req)),
-                          std::move(opts), call_callback{std::move(wrapped)},
-                          std::move(sink));
-  auto& s = d.shard_of(id);
-  std::lock_guard guard{s.mtx};
-  if (s.finished_early.erase(id) == 0)
-    s.calls.emplace(id, std::move(hdl));
+  auto id = d.next_id.fetch_add(1, std::memory_order_relaxed);
+  d.core->calls.started();
+  call_start cs;
+  cs.id = id;
+  cs.request = std::make_shared<const chat_request>(std::move(req));
+  cs.options = std::move(opts);
+  cs.done = std::move(done);
+  cs.sink = std::move(sink);
+  caf::anon_send(d.router_of(id), call_atom::value, std::move(cs));
   return id;
 }
 
@@ -275,16 +246,10 @@ std::unique_ptr<stream_reader> engine::stream(chat_request req,
 }
 
 void engine::cancel(uint64_t call_id) {
-  auto& s = impl_->shard_of(call_id);
-  caf::actor hdl;
-  {
-    std::lock_guard guard{s.mtx};
-    auto i = s.calls.find(call_id);
-    if (i == s.calls.end())
-      return;
-    hdl = i->second;
-  }
-  caf::anon_send(hdl, cancel_atom::value);
+  auto& d = *impl_;
+  if (call_id == 0 || d.routers.empty())
+    return;
+  caf::anon_send(d.router_of(call_id), cancel_atom::value, call_id);
 }
 
 std::vector<deployment_status> engine::status() const {
@@ -313,20 +278,14 @@ void engine::shutdown(timespan drain) {
   if (d.stopped.exchange(true))
     return;
   d.accepting = false;
-  {
-    std::unique_lock guard{d.idle_mtx};
-    d.idle_cv.wait_for(guard, drain, [&] { return d.running.load() == 0; });
+  if (!d.core->calls.wait_idle(drain)) {
+    for (auto& r : d.routers)
+      caf::anon_send(r, cancel_atom::value);
+    d.core->calls.wait_idle(std::chrono::seconds{5});
   }
-  if (d.running.load() != 0) {
-    for (auto& s : d.shards) {
-      std::lock_guard guard{s.mtx};
-      for (auto& [id, hdl] : s.calls)
-        caf::anon_send(hdl, cancel_atom::value);
-    }
-    std::unique_lock guard{d.idle_mtx};
-    d.idle_cv.wait_for(guard, std::chrono::seconds{5},
-                       [&] { return d.running.load() == 0; });
-  }
+  for (auto& r : d.routers)
+    caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+  d.routers.clear();
   caf::anon_send_exit(d.sup, caf::exit_reason::user_shutdown);
   d.sup = nullptr;
   d.sys->await_all_actors_done();

@@ -203,24 +203,31 @@ deployment_result rejection(failure f, time_point retry_at) {
 
 void start_attempt(self_ptr self, provider_state::pending_call& pc);
 
+/// Sends the outcome of `call` to its router.
+void reply(const deployment_call& call, deployment_result r) {
+  if (call.reply_to)
+    caf::anon_send(call.reply_to, result_atom::value, call.call_id,
+                   call.dispatch, std::move(r));
+}
+
 /// Delivers the outcome of a call, frees its slot and admits queued calls.
 void finish(self_ptr self, uint64_t call_id);
 
-void admit(self_ptr self, deployment_call call,
-           caf::typed_response_promise<deployment_result> promise, bool probe) {
+void admit(self_ptr self, deployment_call call, bool probe) {
   auto& st = self->state;
   auto id = call.call_id;
   auto [it, added] = st.calls.try_emplace(id);
   if (!added) {
-    promise.deliver(
-        rejection(local_failure(error_class::bad_request, "duplicate_call",
-                                "call is already running here"),
-                  self->clock().now()));
+    if (probe)
+      st.rt->breaker.release_probe();
+    reply(call,
+          rejection(local_failure(error_class::bad_request, "duplicate_call",
+                                  "call is already running here"),
+                    self->clock().now()));
     return;
   }
   auto& pc = it->second;
   pc.call = std::move(call);
-  pc.promise = std::move(promise);
   pc.probe = probe;
   st.rt->board.in_flight.fetch_add(1, std::memory_order_relaxed);
   start_attempt(self, pc);
@@ -307,7 +314,7 @@ void finish(self_ptr self, uint64_t call_id) {
   }
   if (pc.probe)
     st.rt->breaker.release_probe();
-  pc.promise.deliver(std::move(pc.result));
+  reply(pc.call, std::move(pc.result));
   st.calls.erase(i);
   st.rt->board.in_flight.fetch_sub(1, std::memory_order_relaxed);
   // Admit waiting calls into the freed slot.
@@ -319,13 +326,13 @@ void finish(self_ptr self, uint64_t call_id) {
     if (q.call.deadline <= now) {
       if (q.probe)
         st.rt->breaker.release_probe();
-      q.promise.deliver(
-          rejection(local_failure(error_class::timeout, "deadline_exceeded",
-                                  "deadline passed while queued"),
-                    now));
+      reply(q.call,
+            rejection(local_failure(error_class::timeout, "deadline_exceeded",
+                                    "deadline passed while queued"),
+                      now));
       continue;
     }
-    admit(self, std::move(q.call), std::move(q.promise), q.probe);
+    admit(self, std::move(q.call), q.probe);
   }
 }
 
@@ -360,7 +367,7 @@ void on_attempt_failure(self_ptr self, provider_state::pending_call& pc,
                                          rt.rng);
     if (!wait)
       f.message += " (no retry: the wait does not fit the deadline)";
-    else if (!rt.slot(pc.call.route.get()).budget.try_acquire_retry(now)) {
+    else if (!rt.slot(pc.call.route).budget.try_acquire_retry(now)) {
       f.message += " (no retry: retry budget exhausted)";
       wait.reset();
     }
@@ -411,7 +418,7 @@ void conclude(self_ptr self, provider_state::pending_call& pc,
     rt.latency.add(health_latency);
     rt.board.latency_ewma_ns.store(to_ns(time_point{} + rt.latency.value()),
                                    std::memory_order_relaxed);
-    auto& slot = rt.slot(pc.call.route.get());
+    auto& slot = rt.slot(pc.call.route);
     slot.latency_sample.record_latency(health_latency);
     if (auto d = slot.latency_sample.hedge_delay())
       slot.hedge_delay_ns.store(to_ns(time_point{} + *d),
@@ -577,6 +584,61 @@ void on_probe(self_ptr self, transfer_result& tr) {
                rt.probe_generation); // more successes needed
 }
 
+/// Admits a call, queues it for an in-flight slot, or rejects it at once
+/// (marked down, breaker open, local limits, queue full).
+void on_call(self_ptr self, deployment_call& call) {
+  auto& st = self->state;
+  auto& rt = *st.rt;
+  auto now = self->clock().now();
+  rt.slot(call.route).budget.record_request(now);
+  if (auto down = rt.board.down_until_ns.load(std::memory_order_relaxed);
+      down != 0 && from_ns(down) > now) {
+    auto f = rt.down_reason;
+    f.message = "deployment marked down: " + f.message;
+    reply(call, rejection(std::move(f), from_ns(down)));
+    return;
+  }
+  if (probing(rt) || !rt.breaker.allow(now)) {
+    emit_transition(self, now);
+    reply(call, rejection(local_failure(error_class::overloaded, "breaker_open",
+                                        "circuit breaker of " + rt.config.name
+                                            + " is open"),
+                          rt.breaker.retry_at(now)));
+    return;
+  }
+  emit_transition(self, now);
+  bool probe = rt.breaker.state() == breaker_state::half_open;
+  auto release = [&] {
+    if (probe)
+      rt.breaker.release_probe();
+  };
+  auto grant = rt.limiter.acquire(now, estimate_tokens(*call.request));
+  if (!grant.granted) {
+    release();
+    reply(call,
+          rejection(local_failure(error_class::rate_limited, "local_rate_limit",
+                                  "local rate limit of " + rt.config.name
+                                      + " reached"),
+                    grant.ready_at));
+    return;
+  }
+  auto cap = rt.config.limits.max_in_flight;
+  if (cap != 0 && st.calls.size() >= cap) {
+    if (st.queue.size() >= rt.config.limits.max_queue) {
+      release();
+      reply(call, rejection(local_failure(error_class::overloaded, "queue_full",
+                                          "in-flight cap of " + rt.config.name
+                                              + " reached and its queue is "
+                                                "full"),
+                            now));
+      return;
+    }
+    st.queue.push_back({std::move(call), probe});
+    return;
+  }
+  admit(self, std::move(call), probe);
+}
+
 } // namespace
 
 provider_state::~provider_state() {
@@ -594,14 +656,12 @@ provider_state::~provider_state() {
     if (rt)
       rt->board.in_flight.fetch_sub(1, std::memory_order_relaxed);
     pc.result.failure = gone;
-    if (pc.promise.pending())
-      pc.promise.deliver(std::move(pc.result));
+    reply(pc.call, std::move(pc.result));
   }
   for (auto& q : queue) {
     if (q.probe && rt)
       rt->breaker.release_probe();
-    if (q.promise.pending())
-      q.promise.deliver(rejection(gone, time_point{}));
+    reply(q.call, rejection(gone, time_point{}));
   }
 }
 
@@ -627,61 +687,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         if (granted)
           start_probe(self, now);
       },
-      [self](call_atom,
-             deployment_call& call) -> caf::result<deployment_result> {
-        auto& st = self->state;
-        auto& rt = *st.rt;
-        auto now = self->clock().now();
-        rt.slot(call.route.get()).budget.record_request(now);
-        // Rejections return a value; the promise is taken only for calls that
-        // stay (taking it marks the request as answered by the promise).
-        if (auto down = rt.board.down_until_ns.load(std::memory_order_relaxed);
-            down != 0 && from_ns(down) > now) {
-          auto f = rt.down_reason;
-          f.message = "deployment marked down: " + f.message;
-          return rejection(std::move(f), from_ns(down));
-        }
-        if (probing(rt) || !rt.breaker.allow(now)) {
-          emit_transition(self, now);
-          return rejection(local_failure(error_class::overloaded,
-                                         "breaker_open",
-                                         "circuit breaker of " + rt.config.name
-                                             + " is open"),
-                           rt.breaker.retry_at(now));
-        }
-        emit_transition(self, now);
-        bool probe = rt.breaker.state() == breaker_state::half_open;
-        auto release = [&] {
-          if (probe)
-            rt.breaker.release_probe();
-        };
-        auto grant = rt.limiter.acquire(now, estimate_tokens(*call.request));
-        if (!grant.granted) {
-          release();
-          return rejection(local_failure(error_class::rate_limited,
-                                         "local_rate_limit",
-                                         "local rate limit of " + rt.config.name
-                                             + " reached"),
-                           grant.ready_at);
-        }
-        auto cap = rt.config.limits.max_in_flight;
-        if (cap != 0 && st.calls.size() >= cap) {
-          if (st.queue.size() >= rt.config.limits.max_queue) {
-            release();
-            return rejection(
-                local_failure(error_class::overloaded, "queue_full",
-                              "in-flight cap of " + rt.config.name
-                                  + " reached and its queue is full"),
-                now);
-          }
-          auto promise = self->make_response_promise<deployment_result>();
-          st.queue.push_back({std::move(call), promise, probe});
-          return promise;
-        }
-        auto promise = self->make_response_promise<deployment_result>();
-        admit(self, std::move(call), promise, probe);
-        return promise;
-      },
+      [self](call_atom, deployment_call& call) { on_call(self, call); },
       [self](cancel_atom, uint64_t call_id) {
         auto& st = self->state;
         auto q = std::find_if(st.queue.begin(), st.queue.end(), [&](auto& x) {
@@ -690,9 +696,9 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         if (q != st.queue.end()) {
           if (q->probe)
             st.rt->breaker.release_probe();
-          q->promise.deliver(rejection(
-              local_failure(error_class::cancelled, "cancelled", "cancelled"),
-              self->clock().now()));
+          reply(q->call, rejection(local_failure(error_class::cancelled,
+                                                 "cancelled", "cancelled"),
+                                   self->clock().now()));
           st.queue.erase(q);
           return;
         }

@@ -9,8 +9,6 @@
 #include <optional>
 #include <unordered_map>
 
-#include <caf/typed_response_promise.hpp>
-
 namespace switchyard {
 
 /// State of a PROVIDER actor. Policies live in the deployment runtime so that
@@ -21,7 +19,6 @@ struct provider_state {
   /// A call admitted to this deployment.
   struct pending_call {
     deployment_call call;
-    caf::typed_response_promise<deployment_result> promise;
     deployment_result result;
     std::optional<switchyard::backoff> backoff;
     uint32_t retries = 0;
@@ -44,7 +41,6 @@ struct provider_state {
   /// A call waiting for an in-flight slot.
   struct queued_call {
     deployment_call call;
-    caf::typed_response_promise<deployment_result> promise;
     bool probe = false;
   };
 
@@ -60,7 +56,9 @@ struct provider_state {
   time_point probe_start{};
 
   /// Answers every call still here (the actor is stopping or crashed), so
-  /// that callers fail over instead of hanging, and frees their transfers.
+  /// that callers fail over at once, and frees their transfers. (Calls whose
+  /// messages die unread in the mailbox are failed over by the routers,
+  /// which monitor this actor.)
   ~provider_state();
 };
 

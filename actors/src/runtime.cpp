@@ -70,6 +70,8 @@ engine_core::engine_core(engine_config cfg, std::shared_ptr<http_client> http,
     route_plan plan;
     plan.config = std::make_shared<const route_config>(route);
     plan.targets = resolve(route.targets);
+    for (auto dep : plan.targets)
+      plan.target_ids.push_back(stable_hash(deployments[dep]->config.name));
     plan.context_fallbacks = resolve(route.context_fallbacks);
     plan.content_fallbacks = resolve(route.content_policy_fallbacks);
     for (const auto* list :

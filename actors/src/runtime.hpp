@@ -13,6 +13,7 @@
 #include "switchyard/transport.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -121,6 +122,8 @@ struct deployment_runtime {
 struct route_plan {
   std::shared_ptr<const route_config> config;
   std::vector<size_t> targets;
+  /// `stable_hash` of each target's deployment name (for the strategies).
+  std::vector<uint64_t> target_ids;
   std::vector<size_t> context_fallbacks;
   std::vector<size_t> content_fallbacks;
 };
@@ -152,6 +155,37 @@ private:
   std::vector<provider_actor> actors_;
 };
 
+/// Counts the calls between their start and their one answer, so that a
+/// shutdown can wait for them to drain.
+class call_counter {
+public:
+  void started() noexcept {
+    running_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void ended() {
+    if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard guard{mtx_};
+      idle_.notify_all();
+    }
+  }
+
+  uint64_t running() const noexcept {
+    return running_.load(std::memory_order_acquire);
+  }
+
+  /// Waits up to `timeout` for every call to end; true when none runs.
+  bool wait_idle(timespan timeout) {
+    std::unique_lock guard{mtx_};
+    return idle_.wait_for(guard, timeout, [this] { return running() == 0; });
+  }
+
+private:
+  std::atomic<uint64_t> running_{0};
+  std::mutex mtx_;
+  std::condition_variable idle_;
+};
+
 /// Everything the actors of one engine share. Immutable after start except
 /// for the runtimes (each owned by its provider actor) and the directory.
 struct engine_core {
@@ -165,6 +199,8 @@ struct engine_core {
   std::map<std::string, size_t, std::less<>> deployment_index;
   std::map<std::string, route_plan, std::less<>> routes;
   provider_directory directory;
+  /// Calls started and not yet answered.
+  call_counter calls;
 
   /// Returns the plan of `name` (the default route when empty), or nullptr.
   const route_plan* find_route(std::string_view name) const;

@@ -15,8 +15,10 @@ bool is_space(char c) {
 } // namespace
 
 stream_channel::stream_channel(std::shared_ptr<stream_sink> sink,
-                               caf::actor_addr call, bool keep_text)
-    : sink_(std::move(sink)), call_(std::move(call)), keep_text_(keep_text) {
+                               caf::actor_addr router, uint64_t call_id,
+                               bool keep_text)
+    : sink_(std::move(sink)), router_(std::move(router)), call_id_(call_id),
+      keep_text_(keep_text) {
   // nop
 }
 
@@ -131,8 +133,8 @@ void stream_channel::deliver(uint64_t tag, std::vector<stream_event>& events) {
         continue;
     }
     if (!deliver_content(std::move(ev))) {
-      if (auto hdl = caf::actor_cast<caf::actor>(call_))
-        caf::anon_send(hdl, slow_atom::value);
+      if (auto hdl = caf::actor_cast<router_actor>(router_))
+        caf::anon_send(hdl, slow_atom::value, call_id_);
       return;
     }
   }

@@ -18,17 +18,17 @@ namespace switchyard {
 
 /// The path of a streamed call's events to the caller's sink, and what the
 /// caller has seen. Content goes from the transport thread straight to the
-/// sink, so no actor hand-off delays a token; the call actor starts each
+/// sink, so no actor hand-off delays a token; the router starts each
 /// dispatch, applies the failover policy after a break and ends the stream.
 /// Thread-safe: one mutex, held while the sink runs (sinks never block).
 class stream_channel {
 public:
-  /// `keep_text`: keep the delivered text, for a route that continues
-  /// broken streams (other routes only count it).
-  stream_channel(std::shared_ptr<stream_sink> sink, caf::actor_addr call,
-                 bool keep_text);
+  /// `router` runs call `call_id`. `keep_text`: keep the delivered text, for
+  /// a route that continues broken streams (other routes only count it).
+  stream_channel(std::shared_ptr<stream_sink> sink, caf::actor_addr router,
+                 uint64_t call_id, bool keep_text);
 
-  // -- call actor ---------------------------------------------------------
+  // -- router ---------------------------------------------------------
 
   /// Starts dispatch `tag` (events of older tags are dropped from now on) on
   /// `deployment` of `provider` serving `model`. When the answer is being
@@ -63,7 +63,7 @@ public:
   // -- transport thread ---------------------------------------------------
 
   /// Delivers the events of dispatch `tag`; stale dispatches are ignored.
-  /// When the sink refuses an event, tells the call actor (`slow` message)
+  /// When the sink refuses an event, tells the router (`slow` message)
   /// and drops everything after.
   void deliver(uint64_t tag, std::vector<stream_event>& events);
 
@@ -76,7 +76,8 @@ private:
 
   mutable std::mutex mtx_;
   std::shared_ptr<stream_sink> sink_;
-  caf::actor_addr call_;
+  caf::actor_addr router_;
+  uint64_t call_id_;
   uint64_t tag_ = 0;
   std::string deployment_;
   std::string provider_;

@@ -74,14 +74,37 @@ CAF_TEST(no retry is scheduled past the deadline) {
   CAF_CHECK_EQUAL(client->job(1).model(), "model-b");
   // `b` gets only what is left.
   CAF_CHECK_EQUAL(timespan{*client->job(1).job.timeouts.total}, timespan{50ms});
-  // Two timeouts come due at the deadline: b's request, and a's, which was
-  // answered already (CAF's test clock keeps an answered request's timeout;
-  // the real clock drops it) and is ignored.
-  CAF_CHECK_EQUAL(advance(50ms), 2u);
+  // One timer serves the call's deadline, however many dispatches it made.
+  CAF_CHECK_EQUAL(advance(50ms), 1u);
   CAF_REQUIRE(done(id));
   CAF_CHECK_EQUAL(failure_code(result(id)), "deadline_exceeded");
   CAF_CHECK_EQUAL(client->cancels(),
                   (std::vector<uint64_t>{client->job(1).id}));
+}
+
+CAF_TEST(calls of a shard share one deadline timer) {
+  call_options soon;
+  soon.deadline = 1s;
+  auto first = call();     // deadline at 3 s
+  auto second = call();    // 3 s: no new timer
+  auto third = call(soon); // 1 s: sooner, so a timer for it
+  CAF_CHECK_EQUAL(advance(999ms), 0u);
+  CAF_CHECK_EQUAL(advance(1ms), 1u);
+  CAF_REQUIRE(done(third));
+  CAF_CHECK_EQUAL(failure_code(result(third)), "deadline_exceeded");
+  CAF_CHECK(!done(first));
+  // The first timer (for 3 s) is still pending; answering `first` does not
+  // take it away, and it ends `second` on time.
+  answer(client->job(0).id, ok_response("fine"));
+  CAF_REQUIRE(done(first));
+  CAF_CHECK(static_cast<bool>(result(first)));
+  CAF_CHECK_EQUAL(advance(2s - 1ns), 0u);
+  CAF_CHECK(!done(second));
+  CAF_CHECK_EQUAL(advance(1ns), 1u);
+  CAF_REQUIRE(done(second));
+  CAF_CHECK_EQUAL(failure_code(result(second)), "deadline_exceeded");
+  // Nothing is left to time out, and no timer is left behind.
+  CAF_CHECK_EQUAL(advance(1h), 0u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

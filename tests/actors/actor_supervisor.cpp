@@ -100,6 +100,43 @@ CAF_TEST(calls in flight complete after their provider crashes) {
   CAF_CHECK(result(later).has_value());
 }
 
+CAF_TEST(a call that dies unread in the mailbox of a crashed actor fails over) {
+  // The crash is queued before the call reaches the actor: the call's
+  // message dies with it, unanswered. The router monitors the actor and
+  // sends the call again to its successor.
+  caf::anon_send(provider("a"), crash_atom::value);
+  auto id = call();
+  CAF_CHECK_EQUAL(client->job_count(), 0u);
+  CAF_CHECK(!done(id));
+  advance(std::chrono::milliseconds{1});
+  CAF_REQUIRE_EQUAL(client->open_jobs().size(), 1u);
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 1u);
+  CAF_CHECK_EQUAL(events->count<fallback_taken>(), 0u);
+  CAF_CHECK_EQUAL(answer_all(), 1u);
+  CAF_REQUIRE(done(id));
+  CAF_REQUIRE(result(id).has_value());
+  CAF_CHECK_EQUAL(attempt_trail(result(id)), (std::vector<std::string>{"a"}));
+}
+
+CAF_TEST(a call sent to an actor already dead fails over) {
+  // The actor died and the supervisor has not yet replaced it in the
+  // directory: a call sent meanwhile must not vanish either.
+  auto dead = provider("a");
+  caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  consume_messages();
+  sup = nullptr;
+  CAF_REQUIRE_EQUAL(provider("a"), dead); // nobody replaced it
+  auto id = call();
+  // No successor comes: after 1 s of polling the router tries the dead
+  // actor once more, then falls back to `b`, which is gone as well, and
+  // waits for it in the same way.
+  for (int i = 0; i < 2100 && !done(id); ++i)
+    advance(1ms);
+  CAF_REQUIRE(done(id));
+  CAF_CHECK_EQUAL(failure_code(result(id)), "provider_restarted");
+  CAF_CHECK_EQUAL(client->job_count(), 0u);
+}
+
 CAF_TEST(a crash during a backoff wait does not lose the call) {
   call_options opts;
   opts.route = "rb";

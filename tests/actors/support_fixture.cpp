@@ -44,12 +44,13 @@ actor_fixture::actor_fixture()
 }
 
 actor_fixture::~actor_fixture() {
-  // Stop the providers so that the system can shut down; calls still running
-  // then end through their deadline timers in the base class's `run()`.
-  if (sup) {
+  // Stop the router (calls still running get their answer) and the
+  // providers, so that the system can shut down.
+  if (router)
+    caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
+  if (sup)
     caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
-    consume_messages();
-  }
+  consume_messages();
 }
 
 void actor_fixture::start(std::string_view json, uint64_t seed) {
@@ -62,6 +63,7 @@ void actor_fixture::start(std::string_view json, uint64_t seed) {
   core = std::make_shared<engine_core>(std::move(*cfg), client, events, seed,
                                        now());
   sup = sys.spawn(supervisor, core);
+  router = sys.spawn(switchyard::router, core);
   consume_messages();
   for (auto& hdl : core->directory.all())
     CAF_REQUIRE(hdl != nullptr);
@@ -70,11 +72,14 @@ void actor_fixture::start(std::string_view json, uint64_t seed) {
 uint64_t actor_fixture::call(call_options opts) {
   auto id = next_call_id++;
   auto out = outcomes;
-  sys.spawn(call_actor, core, id, request, std::move(opts),
-            call_callback{[out, id](call_result r) {
-              out->insert_or_assign(id, std::move(r));
-            }},
-            nullptr);
+  call_start cs;
+  cs.id = id;
+  cs.request = request;
+  cs.options = std::move(opts);
+  cs.done
+      = [out, id](call_result r) { out->insert_or_assign(id, std::move(r)); };
+  core->calls.started();
+  caf::anon_send(router, call_atom::value, std::move(cs));
   consume_messages();
   return id;
 }
@@ -112,12 +117,15 @@ uint64_t actor_fixture::stream(call_options opts, size_t capacity) {
   auto req = std::make_shared<chat_request>(*request);
   req->stream = true;
   (*streams)[id];
-  call_actors[id] = sys.spawn(
-      call_actor, core, id, std::shared_ptr<const chat_request>{req},
-      std::move(opts), call_callback{[out, id](call_result r) {
-        out->insert_or_assign(id, std::move(r));
-      }},
-      std::make_shared<recording_sink>(streams, id, capacity));
+  call_start cs;
+  cs.id = id;
+  cs.request = std::move(req);
+  cs.options = std::move(opts);
+  cs.done
+      = [out, id](call_result r) { out->insert_or_assign(id, std::move(r)); };
+  cs.sink = std::make_shared<recording_sink>(streams, id, capacity);
+  core->calls.started();
+  caf::anon_send(router, call_atom::value, std::move(cs));
   consume_messages();
   return id;
 }
@@ -132,7 +140,7 @@ void actor_fixture::chunk(uint64_t job, std::string_view bytes) {
 }
 
 void actor_fixture::cancel(uint64_t id) {
-  caf::anon_send(call_actors.at(id), cancel_atom::value);
+  caf::anon_send(router, cancel_atom::value, id);
   consume_messages();
 }
 
@@ -179,18 +187,23 @@ provider_actor actor_fixture::provider(const std::string& name) const {
 
 std::optional<deployment_result> actor_fixture::ask(const std::string& name,
                                                     deployment_call call) {
+  using result_slot = std::shared_ptr<std::optional<deployment_result>>;
   auto out = std::make_shared<std::optional<deployment_result>>();
-  auto hdl = provider(name);
-  // Spawn arguments, not captures: CAF 0.17 dereferences a null argument
-  // tuple when a function actor takes none (UBSan reports it).
-  sys.spawn(
-      [](caf::event_based_actor* self,
-         std::shared_ptr<std::optional<deployment_result>> result,
-         provider_actor to, deployment_call msg) {
-        self->request(to, caf::infinite, call_atom::value, std::move(msg))
-            .then([result](deployment_result& r) { *result = std::move(r); });
+  // A stand-in router that keeps the one result it gets.
+  auto collector = sys.spawn(
+      [](result_receiver::pointer,
+         result_slot slot) -> result_receiver::behavior_type {
+        return {
+            [slot](result_atom, uint64_t, uint32_t, deployment_result& r) {
+              *slot = std::move(r);
+            },
+        };
       },
-      out, hdl, std::move(call));
+      out);
+  call.reply_to = collector;
+  caf::anon_send(provider(name), call_atom::value, std::move(call));
+  consume_messages();
+  caf::anon_send_exit(collector, caf::exit_reason::user_shutdown);
   consume_messages();
   return std::move(*out);
 }
@@ -203,7 +216,7 @@ deployment_call actor_fixture::make_call(uint64_t call_id, timespan deadline_in,
   deployment_call call;
   call.call_id = call_id;
   call.request = request;
-  call.route = plan->config;
+  call.route = plan->config.get();
   call.deadline = now() + deadline_in;
   return call;
 }

@@ -4,8 +4,8 @@
 // time), a fake upstream, a recording event sink, the supervisor with its
 // provider actors, and helpers to start calls and read their outcomes.
 
-#include "call_actor.hpp"
 #include "provider_actor.hpp"
+#include "router.hpp"
 #include "runtime.hpp"
 #include "supervisor.hpp"
 #include "support_fake_client.hpp"
@@ -141,11 +141,11 @@ struct actor_fixture : ::test_coordinator_fixture<caf::actor_system_config> {
   /// supervisor and processes messages until every provider actor runs.
   void start(std::string_view json, uint64_t seed = 42);
 
-  /// Spawns a call actor for the standard request with `opts` and processes
-  /// messages; returns the call id.
+  /// Starts a call of the standard request with `opts` on the router and
+  /// processes messages; returns the call id.
   uint64_t call(call_options opts = {});
 
-  /// Spawns a streamed call (recording its events) and processes messages;
+  /// Starts a streamed call (recording its events) and processes messages;
   /// returns the call id. `capacity` as for `recording_sink`.
   uint64_t stream(call_options opts = {}, size_t capacity = 0);
 
@@ -155,7 +155,7 @@ struct actor_fixture : ::test_coordinator_fixture<caf::actor_system_config> {
   /// Feeds `bytes` to streamed job `job` and processes messages.
   void chunk(uint64_t job, std::string_view bytes);
 
-  /// Sends call `id`'s actor a cancel, as `engine::cancel` does.
+  /// Sends the router a cancel of call `id`, as `engine::cancel` does.
   void cancel(uint64_t id);
 
   /// Returns true once call `id` reported its outcome.
@@ -184,7 +184,7 @@ struct actor_fixture : ::test_coordinator_fixture<caf::actor_system_config> {
   provider_actor provider(const std::string& name) const;
 
   /// Sends `call` directly to the provider actor of `name` (bypassing the
-  /// call actor) and processes messages; returns its answer if it gave one.
+  /// router) and processes messages; returns its answer if it gave one.
   std::optional<deployment_result> ask(const std::string& name,
                                        deployment_call call);
 
@@ -204,9 +204,10 @@ struct actor_fixture : ::test_coordinator_fixture<caf::actor_system_config> {
   std::shared_ptr<event_log> events;
   std::shared_ptr<engine_core> core;
   supervisor_actor sup;
+  /// The one router shard the tests' calls go to.
+  router_actor router;
   std::shared_ptr<outcome_map> outcomes;
   std::shared_ptr<stream_map> streams = std::make_shared<stream_map>();
-  std::map<uint64_t, caf::actor> call_actors;
   std::shared_ptr<const chat_request> request;
   uint64_t next_call_id = 1;
 };

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 #include <caf/type_id.hpp>
 #include <caf/typed_actor.hpp>
@@ -26,26 +27,6 @@ class stream_channel;
 
 // -- messages
 // ------------------------------------------------------------------
-
-/// What a call asks of one deployment: run the request there, retrying
-/// retryable failures within the deadline.
-struct deployment_call {
-  uint64_t call_id = 0;
-  std::shared_ptr<const chat_request> request;
-  /// The route whose retry, backoff and ladder settings apply.
-  std::shared_ptr<const route_config> route;
-  /// Absolute deadline of the whole call.
-  time_point deadline{};
-  /// Attempts the call made before this one; picks the ladder rung.
-  uint32_t attempts_before = 0;
-  /// Streamed calls: where the attempt's events go, straight from the
-  /// transport thread, tagged with `stream_tag`.
-  std::shared_ptr<stream_channel> channel;
-  uint64_t stream_tag = 0;
-  bool stream = false;
-  /// The request continues a partial answer: an empty answer is complete.
-  bool continuation = false;
-};
 
 /// How a deployment call ended.
 struct deployment_result {
@@ -64,14 +45,60 @@ struct deployment_result {
   bool streamed = false;
 };
 
+using result_atom = caf::atom_constant<caf::atom("result")>;
+
+/// What provider actors answer to: the part of the ROUTER actor interface
+/// that receives the outcome of a deployment call.
+using result_receiver = caf::typed_actor<
+    // Dispatch `dispatch` of call `id` ended on its deployment.
+    caf::reacts_to<result_atom, uint64_t, uint32_t, deployment_result>>;
+
+/// What a call asks of one deployment: run the request there, retrying
+/// retryable failures within the deadline, and send the outcome to
+/// `reply_to` once.
+struct deployment_call {
+  uint64_t call_id = 0;
+  /// Which dispatch of the call this is; the result names it, so that an
+  /// answer to an earlier dispatch is recognised as such.
+  uint32_t dispatch = 0;
+  result_receiver reply_to;
+  std::shared_ptr<const chat_request> request;
+  /// The route whose retry, backoff and ladder settings apply; owned by the
+  /// engine core, which outlives every actor.
+  const route_config* route = nullptr;
+  /// Absolute deadline of the whole call.
+  time_point deadline{};
+  /// Attempts the call made before this one; picks the ladder rung.
+  uint32_t attempts_before = 0;
+  /// Streamed calls: where the attempt's events go, straight from the
+  /// transport thread, tagged with `stream_tag`.
+  std::shared_ptr<stream_channel> channel;
+  uint64_t stream_tag = 0;
+  bool stream = false;
+  /// The request continues a partial answer: an empty answer is complete.
+  bool continuation = false;
+};
+
+/// A new call for a router: everything `engine::complete` and
+/// `engine::stream` were given.
+struct call_start {
+  uint64_t id = 0;
+  std::shared_ptr<const chat_request> request;
+  call_options options;
+  /// Runs once with the outcome.
+  call_callback done;
+  /// Streamed calls: where the events go; null for a plain call.
+  std::shared_ptr<stream_sink> sink;
+};
+
 // -- actor interfaces
 // ----------------------------------------------------------
 
 /// The PROVIDER actor interface: one per deployment (provider + model + key).
 using provider_actor = caf::typed_actor<
-    // Runs a call on this deployment (with retries) and reports how it ended.
-    caf::replies_to<caf::atom_constant<caf::atom("call")>,
-                    deployment_call>::with<deployment_result>,
+    // Runs a call on this deployment (with retries) and sends how it ended
+    // to the call's `reply_to`.
+    caf::reacts_to<caf::atom_constant<caf::atom("call")>, deployment_call>,
     // Cancels a call: frees the upstream transfer and answers `cancelled`.
     caf::reacts_to<caf::atom_constant<caf::atom("cancel")>, uint64_t>,
     // Reports health.
@@ -103,6 +130,28 @@ using supervisor_actor = caf::typed_actor<
     // Crashes the provider actor of a deployment (test-only command).
     caf::reacts_to<caf::atom_constant<caf::atom("crash")>, std::string>>;
 
+/// The ROUTER actor interface: one of a few shards (a call's id picks its
+/// shard), each running its calls as plain state, not as an actor per call.
+/// It resolves a call's route, orders the targets, runs the fallback chain
+/// (and hedges) inside the deadline and reports once through the call's
+/// callback.
+using router_actor = result_receiver::extend<
+    // Starts a call.
+    caf::reacts_to<caf::atom_constant<caf::atom("call")>, call_start>,
+    // Cancels a call (by id), or every call of the shard.
+    caf::reacts_to<caf::atom_constant<caf::atom("cancel")>, uint64_t>,
+    caf::reacts_to<caf::atom_constant<caf::atom("cancel")>>,
+    // The hedge delay of a call (id, timer generation) passed.
+    caf::reacts_to<caf::atom_constant<caf::atom("hedge")>, uint64_t, uint64_t>,
+    // A streamed call's consumer refused an event.
+    caf::reacts_to<caf::atom_constant<caf::atom("slow")>, uint64_t>,
+    // Sends a call (id) to deployment `dep` again once the provider actor
+    // that crashed (address) has a successor (poll count).
+    caf::reacts_to<caf::atom_constant<caf::atom("resend")>, uint64_t, uint64_t,
+                   caf::actor_addr, uint32_t>,
+    // The shard's deadline timer for the given time (ns since the epoch).
+    caf::reacts_to<caf::atom_constant<caf::atom("deadline")>, int64_t>>;
+
 // -- atoms
 // ---------------------------------------------------------------------
 
@@ -119,6 +168,7 @@ using token_atom = caf::atom_constant<caf::atom("token")>;
 using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using slow_atom = caf::atom_constant<caf::atom("slow")>;
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 
 } // namespace switchyard
 
@@ -126,6 +176,7 @@ using slow_atom = caf::atom_constant<caf::atom("slow")>;
 // inspect overloads (and must not be serialized).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::deployment_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::deployment_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::call_start)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::deployment_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::transfer_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::stream_verdict)

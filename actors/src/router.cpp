@@ -1,0 +1,678 @@
+#include "router.hpp"
+
+#include "switchyard/actors.hpp"
+#include "switchyard/policy/load_balancer.hpp"
+
+#include <algorithm>
+#include <array>
+
+#include <caf/all.hpp>
+
+namespace switchyard {
+
+namespace {
+
+using self_ptr = router_actor::stateful_pointer<router_state>;
+
+/// A tiny per-call generator (splitmix64): seeding a Mersenne Twister per
+/// call would cost more than the whole routing decision.
+class splitmix_random final : public random_generator {
+public:
+  explicit splitmix_random(uint64_t seed) : state_(seed) {
+    // nop
+  }
+
+  uint64_t next() override {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+private:
+  uint64_t state_;
+};
+
+failure make_failure(error_class cls, std::string code, std::string msg) {
+  failure f;
+  f.cls = cls;
+  f.code = std::move(code);
+  f.message = std::move(msg);
+  return f;
+}
+
+/// Sums the usage the attempts reported (estimates included).
+std::optional<usage> total_usage(const std::vector<attempt_record>& trail) {
+  std::optional<usage> sum;
+  for (const auto& rec : trail) {
+    if (!rec.usage)
+      continue;
+    if (!sum)
+      sum.emplace();
+    sum->prompt_tokens += rec.usage->prompt_tokens;
+    sum->completion_tokens += rec.usage->completion_tokens;
+    sum->total_tokens += rec.usage->total_tokens;
+  }
+  return sum;
+}
+
+/// Ends a stream with its one terminal event.
+void end_stream(routed_call& c, const call_result& result) {
+  if (result) {
+    stream_end end;
+    end.finish = result->finish;
+    end.finish_raw = result->finish_raw;
+    end.usage = total_usage(result->attempts);
+    end.attempts = result->attempts;
+    c.channel->end(std::move(end));
+    return;
+  }
+  c.channel->end(stream_error{result.error().failure, result.error().attempts});
+}
+
+/// Reports the outcome once. The call stays in the shard until the handler
+/// that finished it returns (`reap`), so no code path touches freed state.
+void finish(self_ptr self, routed_call& c, call_result result) {
+  if (c.finished)
+    return;
+  c.finished = true;
+  if (c.channel)
+    end_stream(c, result);
+  auto& core = *self->state.core;
+  if (core.events) {
+    call_finished ev;
+    ev.call_id = c.id;
+    ev.route = c.plan ? c.plan->config->name : c.options.route;
+    ev.latency = self->clock().now() - c.start;
+    if (result) {
+      ev.deployment = result->attempts.empty()
+                          ? std::string{}
+                          : result->attempts.back().deployment;
+      ev.attempts = static_cast<uint32_t>(result->attempts.size());
+    } else {
+      ev.cls = result.error().failure.cls;
+      ev.attempts = static_cast<uint32_t>(result.error().attempts.size());
+    }
+    core.emit(ev);
+  }
+  auto done = std::move(c.done);
+  if (done)
+    done(std::move(result));
+  core.calls.ended();
+}
+
+void fail(self_ptr self, routed_call& c, failure f) {
+  call_error err;
+  err.failure = std::move(f);
+  err.attempts = std::move(c.trail);
+  auto now = self->clock().now();
+  if (c.soonest != time_point::max() && c.soonest > now)
+    err.retry_in = c.soonest - now;
+  finish(self, c, unexpected{std::move(err)});
+}
+
+/// Removes a finished call from the shard.
+void reap(self_ptr self, routed_call& c) {
+  if (!c.finished)
+    return;
+  auto& st = self->state;
+  if (c.is_linked())
+    st.deadlines.erase(st.deadlines.iterator_to(c));
+  st.calls.erase(c.id);
+}
+
+/// Runs `f` on call `id` if it is still here, then reaps it if it finished.
+template <class F>
+void with_call(self_ptr self, uint64_t id, F&& f) {
+  auto i = self->state.calls.find(id);
+  if (i == self->state.calls.end())
+    return; // finished meanwhile
+  auto& c = i->second;
+  f(c);
+  reap(self, c);
+}
+
+/// Cancels every attempt still running (a hedge lost, deadline, cancel).
+void cancel_running(self_ptr self, routed_call& c,
+                    std::optional<size_t> except = {}) {
+  auto& core = *self->state.core;
+  for (auto& r : c.running) {
+    if (except && r.deployment == *except)
+      continue;
+    caf::anon_send(core.directory.get(r.deployment), cancel_atom::value, c.id);
+    if (r.hedge && core.events)
+      core.emit(hedge_event{c.id, core.deployments[r.deployment]->config.name,
+                            hedge_phase::cancelled});
+  }
+}
+
+uint32_t attempts_made(const routed_call& c) {
+  return static_cast<uint32_t>(std::count_if(
+      c.trail.begin(), c.trail.end(), [](auto& r) { return r.status != -1; }));
+}
+
+/// Ends the call as timed out and frees its upstream transfers.
+void deadline_passed(self_ptr self, routed_call& c) {
+  if (c.finished)
+    return;
+  cancel_running(self, c);
+  fail(self, c,
+       make_failure(error_class::timeout, "deadline_exceeded",
+                    "the call's deadline passed"));
+}
+
+/// Makes sure a deadline timer fires at or before `at`: a pending one that
+/// does will re-arm for what is left then.
+void arm_deadline(self_ptr self, time_point at) {
+  auto& st = self->state;
+  if (!st.timers.empty() && *st.timers.begin() <= at)
+    return;
+  st.timers.insert(at);
+  auto delay = std::max(at - self->clock().now(), timespan{0});
+  self->delayed_send(caf::actor_cast<router_actor>(self), delay,
+                     deadline_atom::value, to_ns(at));
+}
+
+/// The deadline timer for `at` fired: ends every call whose deadline passed
+/// and arms the timer for the next one.
+void on_deadline_timer(self_ptr self, time_point at) {
+  auto& st = self->state;
+  if (auto i = st.timers.find(at); i != st.timers.end())
+    st.timers.erase(i);
+  auto now = self->clock().now();
+  while (!st.deadlines.empty() && st.deadlines.begin()->deadline <= now) {
+    auto& c = *st.deadlines.begin();
+    st.deadlines.erase(st.deadlines.begin());
+    deadline_passed(self, c);
+    reap(self, c);
+  }
+  if (!st.deadlines.empty())
+    arm_deadline(self, st.deadlines.begin()->deadline);
+}
+
+/// Sends the call to deployment `dep` and arms the hedge timer.
+void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
+  auto& st = self->state;
+  auto& core = *st.core;
+  auto& rt = *core.deployments[dep];
+  if (!c.last_deployment.empty() && !hedge && core.events)
+    core.emit(fallback_taken{c.id, c.last_deployment, rt.config.name,
+                             c.fallback_reason});
+  c.dispatched_any = true;
+  auto hdl = core.directory.get(dep);
+  if (st.watched[dep] != hdl.address()) {
+    // A crash of this actor must fail over the calls sent to it, even those
+    // whose messages die unread in its mailbox.
+    self->monitor(hdl);
+    st.watched[dep] = hdl.address();
+  }
+  deployment_call call;
+  call.call_id = c.id;
+  call.dispatch = ++c.dispatches;
+  call.reply_to = caf::actor_cast<result_receiver>(self);
+  call.request = c.request;
+  call.route = c.plan->config.get();
+  call.deadline = c.deadline;
+  call.attempts_before = attempts_made(c);
+  c.running.push_back({dep, call.dispatch, hedge, hdl.address()});
+  if (c.channel) {
+    call.stream = true;
+    call.channel = c.channel;
+    call.stream_tag = ++c.stream_tag;
+    c.stream_dep = dep;
+    auto partial
+        = c.channel->begin(c.stream_tag, rt.config.name, rt.config.provider,
+                           rt.config.ep.model, rt.config.continuation);
+    if (partial) {
+      call.request = std::make_shared<const chat_request>(
+          make_continuation(*c.request, *partial, rt.config.continuation));
+      call.continuation = true;
+    }
+  }
+  self->send(hdl, call_atom::value, std::move(call));
+  const auto& hs = c.plan->config->policy.hedge;
+  if (!hedge && hs.enabled && c.options.pin.empty() && !c.channel
+      && c.running.size() < hs.max_attempts) {
+    auto delay = hs.delay;
+    if (hs.percentile) {
+      auto ns = rt.slot(c.plan->config.get())
+                    .hedge_delay_ns.load(std::memory_order_relaxed);
+      if (ns > 0)
+        delay = from_ns(ns) - time_point{};
+    }
+    self->delayed_send(caf::actor_cast<router_actor>(self), delay,
+                       hedge_atom::value, c.id, ++c.hedge_generation);
+  }
+}
+
+/// Records that `dep` cannot take calls now, without asking it.
+void skip(self_ptr self, routed_call& c, size_t dep, time_point now) {
+  auto& rt = *self->state.core->deployments[dep];
+  auto at = rt.available_at(now);
+  c.soonest = std::min(c.soonest, at);
+  attempt_record rec;
+  rec.deployment = rt.config.name;
+  rec.provider = rt.config.provider;
+  rec.model = rt.config.ep.model;
+  rec.status = -1; // never sent
+  rec.cls = error_class::overloaded;
+  rec.reason = rt.board.down_until_ns.load(std::memory_order_relaxed) != 0
+                   ? "skipped: marked down"
+                   : "skipped: circuit breaker open";
+  c.trail.push_back(std::move(rec));
+  if (!c.last_failure)
+    c.last_failure = make_failure(error_class::overloaded, "breaker_open",
+                                  rt.config.name + " is unavailable");
+}
+
+/// Finds the next deployment that can take the call now, or nullopt.
+std::optional<size_t> next_available(self_ptr self, routed_call& c) {
+  auto now = self->clock().now();
+  while (c.next < c.order.size()) {
+    auto dep = c.order[c.next++];
+    if (!self->state.core->deployments[dep]->unavailable(now))
+      return dep;
+    skip(self, c, dep, now);
+  }
+  return std::nullopt;
+}
+
+void dispatch_next(self_ptr self, routed_call& c) {
+  auto now = self->clock().now();
+  if (now >= c.deadline) {
+    deadline_passed(self, c);
+    return;
+  }
+  if (auto dep = next_available(self, c)) {
+    send_to(self, c, *dep, false);
+    return;
+  }
+  if (!c.running.empty())
+    return; // a hedged attempt may still win
+  if (!c.dispatched_any) {
+    auto wait = c.soonest == time_point::max()
+                    ? std::string{"unknown"}
+                    : std::to_string(
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              c.soonest - now)
+                              .count())
+                          + " ms";
+    fail(self, c,
+         make_failure(error_class::overloaded, "all_targets_unavailable",
+                      "every target is open, down or over its limit; soonest "
+                      "retry in "
+                          + wait));
+    return;
+  }
+  fail(self, c,
+       c.last_failure ? *c.last_failure
+                      : make_failure(error_class::overloaded, "no_targets",
+                                     "no target left"));
+}
+
+/// The caller's stream cannot take more: cancel upstream and say why.
+void slow_consumer(self_ptr self, routed_call& c) {
+  cancel_running(self, c);
+  fail(self, c,
+       make_failure(
+           error_class::overloaded, "slow_consumer",
+           "the caller did not read the stream fast enough (buffer of "
+               + std::to_string(c.plan->config->policy.stream.buffer_events)
+               + " events full); the call was cancelled"));
+}
+
+/// A streamed dispatch failed after its content reached the caller: applies
+/// the route's `stream_failover` policy. Returns false when the call ended.
+bool stream_broke(self_ptr self, routed_call& c, size_t dep, const failure& f) {
+  auto& rt = *self->state.core->deployments[dep];
+  auto mode = c.plan->config->policy.stream_failover_mode;
+  auto why = rt.config.name + " failed mid-stream: " + to_string(f);
+  if (f.cls == error_class::cancelled)
+    return true; // ends as cancelled below
+  if (mode == stream_failover::error) {
+    auto g = f;
+    g.message = "stream from " + rt.config.name
+                + " broke after content was delivered: " + f.message;
+    fail(self, c, std::move(g));
+    return false;
+  }
+  c.channel->broke(mode, rt.config.name, why);
+  return true;
+}
+
+/// Restricts the rest of the call to `only` (context-length or
+/// content-policy fallbacks), skipping deployments already tried.
+void restrict_to(routed_call& c, const std::vector<size_t>& only) {
+  std::vector<size_t> rest;
+  auto tried_end = c.order.begin() + static_cast<ptrdiff_t>(c.next);
+  for (auto dep : only)
+    if (std::find(c.order.begin(), tried_end, dep) == tried_end)
+      rest.push_back(dep);
+  c.order.resize(c.next);
+  c.order.insert(c.order.end(), rest.begin(), rest.end());
+}
+
+void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
+               deployment_result& r) {
+  auto it
+      = std::find_if(c.running.begin(), c.running.end(),
+                     [dispatch](auto& x) { return x.dispatch == dispatch; });
+  if (it == c.running.end())
+    return; // answered already (a crashed actor's result and its down)
+  auto dep = it->deployment;
+  bool was_hedge = it->hedge;
+  auto sent_to = it->actor;
+  c.running.erase(it);
+  if (c.finished)
+    return;
+  auto& core = *self->state.core;
+  auto& rt = *core.deployments[dep];
+  if (r.rejected && r.attempts.empty()) {
+    attempt_record rec;
+    rec.deployment = rt.config.name;
+    rec.provider = rt.config.provider;
+    rec.model = rt.config.ep.model;
+    rec.status = -1;
+    rec.cls = r.failure.cls;
+    rec.reason = "rejected: " + to_string(r.failure);
+    c.trail.push_back(std::move(rec));
+    if (r.retry_at != time_point{})
+      c.soonest = std::min(c.soonest, r.retry_at);
+  } else {
+    c.trail.insert(c.trail.end(), std::make_move_iterator(r.attempts.begin()),
+                   std::make_move_iterator(r.attempts.end()));
+  }
+  bool current = c.channel && dep == c.stream_dep;
+  if (current && !c.channel->flush(c.stream_tag)) {
+    slow_consumer(self, c);
+    return;
+  }
+  // An empty continuation: the partial answer was complete. The caller still
+  // hears that another provider finished it.
+  if (current && r.response && !c.channel->flush_notice(rt.config.name)) {
+    slow_consumer(self, c);
+    return;
+  }
+  if (r.response) {
+    cancel_running(self, c);
+    if (was_hedge && core.events)
+      core.emit(hedge_event{c.id, rt.config.name, hedge_phase::won});
+    auto resp = std::move(*r.response);
+    resp.attempts = std::move(c.trail);
+    finish(self, c, std::move(resp));
+    return;
+  }
+  auto& f = r.failure;
+  bool reached = !r.rejected;
+  if (current && c.channel->content_in(c.stream_tag)
+      && !stream_broke(self, c, dep, f))
+    return;
+  switch (f.cls) {
+    case error_class::cancelled:
+    case error_class::bad_request:
+      // Stop: the caller gave up, or retrying elsewhere would fail the same
+      // way.
+      fail(self, c, std::move(f));
+      return;
+    case error_class::context_length:
+      restrict_to(c, c.plan->context_fallbacks);
+      break;
+    case error_class::content_filter:
+      restrict_to(c, c.plan->content_fallbacks);
+      break;
+    default:
+      if (f.code == "provider_restarted"
+          && std::find(c.resent.begin(), c.resent.end(), dep)
+                 == c.resent.end()) {
+        // Its supervisor restarts it: give the new actor one more go, once
+        // the supervisor has registered it.
+        c.resent.push_back(dep);
+        ++c.pending_resends;
+        self->send(caf::actor_cast<router_actor>(self), resend_atom::value,
+                   c.id, uint64_t{dep}, sent_to, uint32_t{0});
+        return;
+      } else if (reached
+                 && !c.plan->config->policy.retry.fall_back_on.contains(
+                     f.cls)) {
+        fail(self, c, std::move(f));
+        return;
+      }
+  }
+  if (!c.trail.empty() && reached)
+    c.trail.back().reason = "fallback after " + to_string(f);
+  c.last_deployment = rt.config.name;
+  c.fallback_reason = std::string{to_string(f.cls)};
+  c.last_failure = std::move(f);
+  if (!c.running.empty() || c.pending_resends > 0)
+    return; // another attempt may still succeed
+  dispatch_next(self, c);
+}
+
+/// Retries deployment `dep` after its actor `dead` crashed, once the
+/// directory holds its successor (polled every millisecond, for at most 1 s;
+/// then it goes on with whatever the directory holds).
+void resend(self_ptr self, routed_call& c, size_t dep,
+            const caf::actor_addr& dead, uint32_t polls) {
+  if (c.finished)
+    return;
+  if (self->state.core->directory.get(dep).address() == dead && polls < 1000) {
+    self->delayed_send(caf::actor_cast<router_actor>(self),
+                       std::chrono::milliseconds{1}, resend_atom::value, c.id,
+                       uint64_t{dep}, dead, polls + 1);
+    return;
+  }
+  --c.pending_resends;
+  c.last_deployment.clear(); // the same deployment again, not a fallback
+  send_to(self, c, dep, false);
+}
+
+/// A provider actor this router sent calls to is gone: every dispatch still
+/// waiting on it fails as `provider_restarted` (its supervisor restarts it).
+void on_provider_down(self_ptr self, const caf::down_msg& dm) {
+  auto& st = self->state;
+  for (auto& w : st.watched)
+    if (w == dm.source)
+      w = caf::actor_addr{};
+  std::vector<std::pair<uint64_t, uint32_t>> lost;
+  for (auto& [id, c] : st.calls)
+    for (auto& r : c.running)
+      if (r.actor == dm.source)
+        lost.emplace_back(id, r.dispatch);
+  for (auto& [id, dispatch] : lost)
+    with_call(self, id, [&](routed_call& c) {
+      deployment_result r;
+      r.failure = make_failure(error_class::connection, "provider_restarted",
+                               "provider actor stopped: "
+                                   + self->system().render(dm.reason));
+      on_result(self, c, dispatch, r);
+    });
+}
+
+/// Orders the route's targets by its strategy, healthy ones first.
+std::vector<size_t> plan_order(const engine_core& core, routed_call& c,
+                               time_point now) {
+  const auto& targets = c.plan->config->targets;
+  const auto& idx = c.plan->targets;
+  std::array<candidate, 32> buf;
+  auto n = std::min(idx.size(), buf.size());
+  for (size_t i = 0; i < n; ++i) {
+    auto& rt = *core.deployments[idx[i]];
+    auto& cand = buf[i];
+    cand.index = static_cast<uint32_t>(i);
+    cand.id = c.plan->target_ids[i];
+    cand.weight = targets[i].weight;
+    cand.priority = targets[i].priority;
+    cand.in_flight = rt.board.in_flight.load(std::memory_order_relaxed);
+    cand.latency
+        = from_ns(rt.board.latency_ewma_ns.load(std::memory_order_relaxed))
+          - time_point{};
+    cand.cost_per_token
+        = rt.config.cost_per_1k_input + rt.config.cost_per_1k_output;
+    cand.healthy = !rt.unavailable(now);
+  }
+  splitmix_random rng{c.id * 0x9e3779b97f4a7c15ULL + 1};
+  auto key = c.options.session_key.empty() ? uint64_t{0}
+                                           : stable_hash(c.options.session_key);
+  order_candidates(c.plan->config->policy.strategy,
+                   std::span<candidate>{buf.data(), n}, rng, key);
+  std::vector<size_t> out;
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i)
+    out.push_back(idx[buf[i].index]);
+  return out;
+}
+
+/// Takes a new call: resolves its route and targets and dispatches it.
+void start_call(self_ptr self, call_start& cs) {
+  auto& st = self->state;
+  auto [i, added] = st.calls.try_emplace(cs.id);
+  if (!added) {
+    // Call ids are unique per engine; a duplicate is a caller's bug, and
+    // still gets its one answer.
+    call_error err;
+    err.failure = make_failure(error_class::bad_request, "duplicate_call",
+                               "call id " + std::to_string(cs.id)
+                                   + " is already running");
+    if (cs.sink)
+      cs.sink->on_event(stream_error{err.failure, {}});
+    if (cs.done)
+      cs.done(unexpected{std::move(err)});
+    st.core->calls.ended();
+    return;
+  }
+  auto& c = i->second;
+  c.id = cs.id;
+  c.request = std::move(cs.request);
+  c.options = std::move(cs.options);
+  c.done = std::move(cs.done);
+  c.start = self->clock().now();
+  c.plan = st.core->find_route(c.options.route);
+  if (cs.sink) {
+    // Only a route that continues broken streams needs their text.
+    bool keep_text = c.plan != nullptr
+                     && c.plan->config->policy.stream_failover_mode
+                            == stream_failover::continue_;
+    c.channel = std::make_shared<stream_channel>(
+        std::move(cs.sink), self->address(), c.id, keep_text);
+  }
+  if (c.plan == nullptr) {
+    fail(self, c,
+         make_failure(error_class::bad_request, "unknown_route",
+                      "unknown route \"" + c.options.route + "\""));
+    reap(self, c);
+    return;
+  }
+  c.deadline
+      = c.start + c.options.deadline.value_or(c.plan->config->policy.deadline);
+  if (!c.options.pin.empty()) {
+    auto d = st.core->deployment_index.find(c.options.pin);
+    if (d == st.core->deployment_index.end()) {
+      fail(self, c,
+           make_failure(error_class::bad_request, "unknown_deployment",
+                        "cannot pin to unknown deployment \"" + c.options.pin
+                            + "\""));
+      reap(self, c);
+      return;
+    }
+    c.order.push_back(d->second);
+  } else {
+    c.order = plan_order(*st.core, c, c.start);
+  }
+  st.deadlines.insert(c);
+  arm_deadline(self, c.deadline);
+  dispatch_next(self, c);
+  reap(self, c);
+}
+
+} // namespace
+
+router_state::~router_state() {
+  deadlines.clear();
+  // The router stops with calls still running (the engine shuts down, or a
+  // test ends): each still gets its one answer.
+  for (auto& [id, c] : calls) {
+    if (c.finished)
+      continue;
+    c.finished = true;
+    call_error err;
+    err.failure = make_failure(error_class::cancelled, "shutdown",
+                               "the engine stopped during the call");
+    err.attempts = std::move(c.trail);
+    if (c.channel)
+      c.channel->end(stream_error{err.failure, err.attempts});
+    if (c.done)
+      c.done(unexpected{std::move(err)});
+    if (core)
+      core->calls.ended();
+  }
+}
+
+router_actor::behavior_type
+router(router_actor::stateful_pointer<router_state> self,
+       std::shared_ptr<engine_core> core) {
+  self->state.watched.resize(core->deployments.size());
+  self->state.core = std::move(core);
+  self->set_down_handler(
+      [self](caf::down_msg& dm) { on_provider_down(self, dm); });
+  return {
+      [self](call_atom, call_start& cs) { start_call(self, cs); },
+      [self](result_atom, uint64_t id, uint32_t dispatch,
+             deployment_result& r) {
+        with_call(self, id,
+                  [&](routed_call& c) { on_result(self, c, dispatch, r); });
+      },
+      [self](cancel_atom, uint64_t id) {
+        with_call(self, id, [&](routed_call& c) {
+          if (c.finished)
+            return;
+          cancel_running(self, c);
+          fail(self, c,
+               make_failure(error_class::cancelled, "cancelled",
+                            "cancelled by the caller"));
+        });
+      },
+      [self](cancel_atom) {
+        std::vector<uint64_t> ids;
+        for (auto& [id, c] : self->state.calls)
+          ids.push_back(id);
+        for (auto id : ids)
+          with_call(self, id, [&](routed_call& c) {
+            cancel_running(self, c);
+            fail(self, c,
+                 make_failure(error_class::cancelled, "shutdown",
+                              "the engine is shutting down"));
+          });
+      },
+      [self](hedge_atom, uint64_t id, uint64_t generation) {
+        with_call(self, id, [&](routed_call& c) {
+          if (c.finished || generation != c.hedge_generation
+              || c.running.size() != 1)
+            return;
+          if (auto dep = next_available(self, c)) {
+            auto& core = *self->state.core;
+            if (core.events)
+              core.emit(hedge_event{c.id, core.deployments[*dep]->config.name,
+                                    hedge_phase::fired});
+            send_to(self, c, *dep, true);
+          }
+        });
+      },
+      [self](slow_atom, uint64_t id) {
+        with_call(self, id, [&](routed_call& c) {
+          if (!c.finished)
+            slow_consumer(self, c);
+        });
+      },
+      [self](resend_atom, uint64_t id, uint64_t dep,
+             const caf::actor_addr& dead, uint32_t polls) {
+        with_call(self, id, [&](routed_call& c) {
+          resend(self, c, static_cast<size_t>(dep), dead, polls);
+        });
+      },
+      [self](deadline_atom, int64_t at) {
+        on_deadline_timer(self, from_ns(at));
+      },
+  };
+}
+
+} // namespace switchyard

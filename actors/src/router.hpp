@@ -1,0 +1,104 @@
+#pragma once
+
+#include "runtime.hpp"
+#include "stream_channel.hpp"
+#include "switchyard/actors.hpp"
+#include "switchyard/engine.hpp"
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/intrusive/set.hpp>
+#include <caf/actor_addr.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+namespace switchyard {
+
+/// One call a router runs: the fallback chain's progress, the attempt trail
+/// and, for streams, the channel to the caller.
+struct routed_call : boost::intrusive::set_base_hook<> {
+  /// A dispatch to a deployment that has not answered yet.
+  struct running_attempt {
+    size_t deployment = 0;
+    uint32_t dispatch = 0;
+    bool hedge = false;
+    /// The provider actor it went to (to notice a restart).
+    caf::actor_addr actor;
+  };
+
+  uint64_t id = 0;
+  const route_plan* plan = nullptr;
+  std::shared_ptr<const chat_request> request;
+  call_options options;
+  call_callback done;
+  time_point start{};
+  time_point deadline{};
+  /// Deployments to try, in order; `next` is the first untried one.
+  std::vector<size_t> order;
+  size_t next = 0;
+  std::vector<running_attempt> running;
+  std::vector<attempt_record> trail;
+  /// Deployments sent again once after their actor restarted.
+  std::vector<size_t> resent;
+  /// Re-sends waiting for a restarted provider actor to be registered.
+  uint32_t pending_resends = 0;
+  /// Dispatches so far (the last one's number).
+  uint32_t dispatches = 0;
+  std::optional<failure> last_failure;
+  /// The deployment of the last failure and why the call moved on.
+  std::string last_deployment;
+  std::string fallback_reason;
+  time_point soonest{time_point::max()};
+  uint64_t hedge_generation = 0;
+  bool dispatched_any = false;
+  bool finished = false;
+
+  // -- streamed calls only
+
+  /// Where the events go; null for a plain call.
+  std::shared_ptr<stream_channel> channel;
+  /// Tag of the latest dispatch: events with an older tag are stale.
+  uint64_t stream_tag = 0;
+  /// The deployment of the latest dispatch.
+  size_t stream_dep = 0;
+
+  /// Orders calls by deadline in the router's deadline index.
+  friend bool operator<(const routed_call& x, const routed_call& y) noexcept {
+    return x.deadline < y.deadline;
+  }
+};
+
+/// State of a ROUTER actor: the calls of one shard. Deadlines share one
+/// timer: an index ordered by deadline, and a timer pending for its earliest
+/// entry (CAF 0.17 timers cannot be cancelled, so a finished call leaves the
+/// timer as it is; when it fires, it re-arms for the calls left).
+struct router_state {
+  static inline const char* name = "router";
+
+  std::shared_ptr<engine_core> core;
+  std::unordered_map<uint64_t, routed_call> calls;
+  boost::intrusive::multiset<routed_call> deadlines;
+  /// When the deadline timers still pending fire.
+  std::multiset<time_point> timers;
+  /// Per deployment: the provider actor this router monitors, so that a
+  /// crash fails over the calls whose messages died with it.
+  std::vector<caf::actor_addr> watched;
+
+  router_state() = default;
+  router_state(const router_state&) = delete;
+  router_state& operator=(const router_state&) = delete;
+
+  /// Unlinks every call from the deadline index before the calls go.
+  ~router_state();
+};
+
+/// The ROUTER behaviour: runs the calls sent to this shard over the
+/// deployments of `core`.
+router_actor::behavior_type
+router(router_actor::stateful_pointer<router_state> self,
+       std::shared_ptr<engine_core> core);
+
+} // namespace switchyard
