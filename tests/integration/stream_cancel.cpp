@@ -201,3 +201,40 @@ CAF_TEST(
   CAF_CHECK(!reader->next(200ms).has_value());
   r.check_no_fallback();
 }
+
+CAF_TEST(a shutdown that cannot drain cancels what is left) {
+  // Three calls hang upstream (no answer ever comes); the shutdown waits
+  // for its drain time, then cancels them: each gets its one answer and the
+  // upstream connections close.
+  rig r{json{{"x-mock-fault", "hang"}}};
+  auto cap = stream_capture::make();
+  r.eng->stream(question(), {}, cap->callback());
+  std::vector<std::future<call_result>> plain;
+  for (int i = 0; i < 2; ++i)
+    plain.push_back(r.eng->complete(question()));
+  CAF_REQUIRE(eventually([&] { return r.open_upstream() == 3; }, 2s));
+  auto t0 = steady::now();
+  r.eng->shutdown(200ms);
+  auto took = since(t0, steady::now());
+  CAF_MESSAGE("shut down in " << took.count() << " ms");
+  CAF_CHECK_GREATER_OR_EQUAL(took, 200ms);
+  CAF_CHECK_LESS(took, 2000ms);
+  for (auto& f : plain) {
+    CAF_REQUIRE(f.wait_for(0s) == std::future_status::ready);
+    auto res = f.get();
+    CAF_REQUIRE(!res);
+    CAF_CHECK(res.error().failure.cls == error_class::cancelled);
+    CAF_CHECK_EQUAL(res.error().failure.code, "shutdown");
+  }
+  CAF_REQUIRE(cap->wait_done(0s));
+  auto evs = cap->events();
+  CAF_REQUIRE_EQUAL(evs.size(), 1u);
+  check_cancelled_end(evs);
+  CAF_CHECK(eventually([&] { return r.open_upstream() == 0; }, 2s));
+  // A call after the shutdown is refused at once.
+  auto late = r.eng->complete(question()).get();
+  CAF_REQUIRE(!late);
+  CAF_CHECK_EQUAL(late.error().failure.code, "shutdown");
+  CAF_CHECK_EQUAL(mock_total(r.upstream), 3);
+  CAF_CHECK_EQUAL(mock_total(r.spare), 0);
+}
