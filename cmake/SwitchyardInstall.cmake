@@ -5,7 +5,7 @@
 #   target_link_libraries(app PRIVATE switchyard::actors)
 #
 # The config finds the dependencies itself (Threads, CAF through the FindCAF
-# module shipped next to it, CURL, nlohmann_json). Included at the end of the
+# module shipped next to it, CURL, nlohmann_json, simdjson). Included at the end of the
 # top-level CMakeLists.txt, after every target exists.
 
 include(CMakePackageConfigHelpers)

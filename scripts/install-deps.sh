@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libcaf-dev libcurl4-openssl-dev nlohmann-json3-dev libboost-dev
+  libcaf-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev libboost-dev
   libcli11-dev libspdlog-dev libhiredis-dev redis-server wrk
   clang clang-format clang-tidy libclang-rt-dev curl python3
 )

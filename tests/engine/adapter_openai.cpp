@@ -370,3 +370,51 @@ CAF_TEST(requests that cannot be expressed name what is missing) {
   CAF_REQUIRE(!built.has_value());
   CAF_CHECK(built.error().message.find("messages") != std::string::npos);
 }
+
+CAF_TEST(unusual but valid answers are read and broken ones are named) {
+  // Content as a list of parts; tool arguments sent as an object (some
+  // compatible servers do); escapes and non-ASCII text.
+  auto resp = openai().parse_response({200, {}, R"({"id":"c","model":"m",
+    "choices":[{"index":0,"message":{"role":"assistant","content":[
+    {"type":"text","text":"caf\u00e9 "},{"type":"text","text":"\"ok\"\n"}],
+    "tool_calls":[{"id":"t","function":{"name":"f",
+    "arguments":{"city":"Z\u00fcrich","n":[1,2.5,null]}}}]},
+    "finish_reason":"length"}],"usage":{"prompt_tokens":3,
+    "completion_tokens":2}})"});
+  CAF_REQUIRE(resp.has_value());
+  CAF_CHECK_EQUAL(resp->text, "caf\xc3\xa9 \"ok\"\n");
+  CAF_CHECK(resp->finish == finish_reason::length);
+  CAF_REQUIRE_EQUAL(resp->tool_calls.size(), 1u);
+  CAF_CHECK(json::parse(resp->tool_calls[0].arguments)
+            == json::parse(R"({"city":"Z\u00fcrich","n":[1,2.5,null]})"));
+  // total_tokens is missing: it is the sum.
+  CAF_CHECK_EQUAL(resp->usage.total_tokens, 5);
+  // A legacy completions answer: `text` instead of a message.
+  resp = openai().parse_response(
+      {200, {}, R"({"choices":[{"text":"hi","finish_reason":"stop"}]})"});
+  CAF_REQUIRE(resp.has_value());
+  CAF_CHECK_EQUAL(resp->text, "hi");
+  // What cannot be an answer says why.
+  auto broken = [](std::string body) {
+    auto r = openai().parse_response({200, {}, std::move(body)});
+    CAF_REQUIRE(!r.has_value());
+    return r.error();
+  };
+  auto f = broken("<html>bad gateway</html>");
+  CAF_CHECK(f.cls == error_class::malformed);
+  CAF_CHECK_EQUAL(f.message, "response body is not valid JSON");
+  CAF_CHECK_EQUAL(f.status, 200);
+  f = broken(R"({"id":"c","choices":[]})");
+  CAF_CHECK_EQUAL(f.message, "response has no choices");
+  f = broken(R"({"choices":[{"index":0}]})");
+  CAF_CHECK_EQUAL(f.message, "choices[0] has neither a message nor a text");
+  f = broken(R"({"choices":["x"]})");
+  CAF_CHECK_EQUAL(f.message, "response has no choices");
+  f = broken("{\"choices\":[{\"text\":\"\xff\"}]}");
+  CAF_CHECK_EQUAL(f.message, "response body is not valid JSON");
+  // A 200 that carries an error document is classified as that error.
+  f = broken(R"({"error":{"message":"slow down","type":"rate_limit_error",
+    "code":"rate_limit_exceeded"}})");
+  CAF_CHECK(f.cls == error_class::rate_limited);
+  CAF_CHECK_EQUAL(f.message, "slow down");
+}

@@ -1,6 +1,7 @@
 // The OpenAI chat wire format, spoken by OpenAI itself, Azure OpenAI and the
 // many OpenAI-compatible servers (vLLM, llama.cpp, Ollama, gateways).
 
+#include "fast_json.hpp"
 #include "wire.hpp"
 
 namespace switchyard::wire {
@@ -18,48 +19,60 @@ json openai_tool_calls(const std::vector<tool_call>& calls) {
 }
 
 /// Text of an OpenAI `content`: a string, null, or a list of parts.
-std::string content_text(const json* content) {
-  if (content == nullptr)
+std::string content_text(std::optional<fast::element> content) {
+  if (!content)
     return {};
-  if (content->is_string())
-    return content->get<std::string>();
+  std::string_view s;
+  if (fast::get_string(*content, s))
+    return std::string{s};
   std::string out;
-  if (content->is_array())
-    for (const auto& part : *content)
-      out += string_of(part, "text");
+  simdjson::dom::array parts;
+  if (!content->get(parts))
+    for (auto part : parts)
+      out += fast::string_of(part, "text");
   return out;
 }
 
-std::vector<tool_call> parse_tool_calls(const json& msg) {
+std::vector<tool_call> parse_tool_calls(fast::element msg) {
   std::vector<tool_call> out;
-  auto calls = member(msg, "tool_calls");
-  if (calls == nullptr || !calls->is_array())
+  simdjson::dom::array calls;
+  auto node = fast::member(msg, "tool_calls");
+  if (!node || node->get(calls))
     return out;
-  for (const auto& c : *calls) {
+  for (auto c : calls) {
     tool_call tc;
-    tc.id = string_of(c, "id");
-    if (auto fn = member(c, "function")) {
-      tc.name = string_of(*fn, "name");
-      auto args = member(*fn, "arguments");
-      if (args != nullptr)
+    tc.id = fast::string_of(c, "id");
+    if (auto fn = fast::member(c, "function")) {
+      tc.name = fast::string_of(*fn, "name");
+      if (auto args = fast::member(*fn, "arguments")) {
+        std::string_view s;
         tc.arguments
-            = args->is_string() ? args->get<std::string>() : dump(*args);
+            = fast::get_string(*args, s) ? std::string{s} : fast::dump(*args);
+      }
     }
     out.push_back(std::move(tc));
   }
   return out;
 }
 
-usage parse_usage(const json& doc) {
+std::optional<usage> parse_usage(fast::element doc) {
+  auto node = fast::member(doc, "usage");
+  if (!node || !node->is_object())
+    return std::nullopt;
   usage u;
-  auto node = member(doc, "usage");
-  if (node == nullptr || !node->is_object())
-    return u;
-  u.prompt_tokens = int_of(*node, "prompt_tokens").value_or(0);
-  u.completion_tokens = int_of(*node, "completion_tokens").value_or(0);
-  u.total_tokens = int_of(*node, "total_tokens")
+  u.prompt_tokens = fast::int_of(*node, "prompt_tokens").value_or(0);
+  u.completion_tokens = fast::int_of(*node, "completion_tokens").value_or(0);
+  u.total_tokens = fast::int_of(*node, "total_tokens")
                        .value_or(u.prompt_tokens + u.completion_tokens);
   return u;
+}
+
+/// True when a parsed 2xx body is an error document instead of an answer
+/// (as `is_error_document` decides for a nlohmann document).
+bool is_error_document(fast::element doc) {
+  if (auto err = fast::member(doc, "error"); err && !err->is_null())
+    return true;
+  return fast::string_of(doc, "type") == "error";
 }
 
 /// Decodes OpenAI's `chat.completion.chunk` (and `text_completion`) stream.
@@ -81,33 +94,42 @@ public:
     }
     if (data.empty())
       return std::nullopt;
-    auto doc = parse_json(data, "stream chunk", 200);
-    if (!doc)
-      return doc.error();
-    if (is_error_document(*doc))
-      return classify_error_json(200, {}, *doc, std::nullopt);
-    if (auto u = member(*doc, "usage"); u != nullptr && u->is_object())
-      usage_ = parse_usage(*doc);
-    auto choices = member(*doc, "choices");
-    if (choices == nullptr || !choices->is_array() || choices->empty())
-      return std::nullopt;
-    if (!started_) {
-      id_ = string_of(*doc, "id");
-      model_ = string_of(*doc, "model");
-    }
-    start(out);
-    const auto& choice = choices->front();
-    if (auto delta = member(choice, "delta")) {
-      text(content_text(member(*delta, "content")), out);
-      if (auto calls = member(*delta, "tool_calls");
-          calls != nullptr && calls->is_array())
-        for (size_t i = 0; i < calls->size(); ++i)
-          tool_delta((*calls)[i], static_cast<int>(i), out);
-    }
-    text(string_of(choice, "text"), out);
-    if (auto reason = string_of(choice, "finish_reason"); !reason.empty())
-      finish_raw_ = std::move(reason);
-    return std::nullopt;
+    std::optional<failure> result;
+    bool parsed = fast::with_document(data, [&](fast::element doc) {
+      if (is_error_document(doc)) {
+        result = classify_error(200, {}, data, std::nullopt);
+        return;
+      }
+      if (auto u = parse_usage(doc))
+        usage_ = *u;
+      simdjson::dom::array choices;
+      auto node = fast::member(doc, "choices");
+      if (!node || node->get(choices) || choices.size() == 0)
+        return;
+      if (!started_) {
+        id_ = fast::string_of(doc, "id");
+        model_ = fast::string_of(doc, "model");
+      }
+      start(out);
+      fast::element choice = choices.at(0).value_unsafe();
+      if (auto delta = fast::member(choice, "delta")) {
+        text(content_text(fast::member(*delta, "content")), out);
+        simdjson::dom::array calls;
+        if (auto node = fast::member(*delta, "tool_calls");
+            node && !node->get(calls)) {
+          int i = 0;
+          for (auto call : calls)
+            tool_delta(call, i++, out);
+        }
+      }
+      text(fast::string_of(choice, "text"), out);
+      if (auto reason = fast::string_of(choice, "finish_reason");
+          !reason.empty())
+        finish_raw_ = std::move(reason);
+    });
+    if (!parsed)
+      return malformed("stream chunk is not valid JSON", 200);
+    return result;
   }
 
   bool finished() const noexcept override {
@@ -133,14 +155,14 @@ private:
     emit(out, text_delta{std::move(s)});
   }
 
-  void tool_delta(const json& call, int position,
+  void tool_delta(fast::element call, int position,
                   std::vector<stream_event>& out) {
     tool_call_delta d;
-    d.index = static_cast<int>(int_of(call, "index").value_or(position));
-    d.id = string_of(call, "id");
-    if (auto fn = member(call, "function")) {
-      d.name = string_of(*fn, "name");
-      d.arguments = string_of(*fn, "arguments");
+    d.index = static_cast<int>(fast::int_of(call, "index").value_or(position));
+    d.id = fast::string_of(call, "id");
+    if (auto fn = fast::member(call, "function")) {
+      d.name = fast::string_of(*fn, "name");
+      d.arguments = fast::string_of(*fn, "arguments");
     }
     produced_ = true;
     emit(out, std::move(d));
@@ -287,35 +309,44 @@ void add_openai_options(json& body, const chat_request& req) {
 }
 
 expected<chat_response, failure> parse_openai_response(const http_response& r) {
-  auto doc = parse_json(r.body, "response body", r.status);
-  if (!doc)
-    return unexpected{doc.error()};
-  if (is_error_document(*doc))
-    return unexpected{
-        classify_error_json(r.status, r.headers, *doc, std::nullopt)};
-  auto choices = member(*doc, "choices");
-  if (choices == nullptr || !choices->is_array() || choices->empty()
-      || !choices->front().is_object())
-    return unexpected{malformed("response has no choices", r.status)};
-  const auto& choice = choices->front();
-  chat_response out;
-  out.id = string_of(*doc, "id");
-  out.model = string_of(*doc, "model");
-  if (auto msg = member(choice, "message");
-      msg != nullptr && msg->is_object()) {
-    out.text = content_text(member(*msg, "content"));
-    out.tool_calls = parse_tool_calls(*msg);
-  } else if (auto text = member(choice, "text");
-             text != nullptr && text->is_string()) {
-    out.text = text->get<std::string>();
-  } else {
-    return unexpected{
-        malformed("choices[0] has neither a message nor a text", r.status)};
-  }
-  out.finish_raw = string_of(choice, "finish_reason");
-  out.finish = openai_finish(out.finish_raw);
-  out.usage = parse_usage(*doc);
-  return out;
+  expected<chat_response, failure> result
+      = unexpected{malformed("response has no choices", r.status)};
+  bool parsed = fast::with_document(r.body, [&](fast::element doc) {
+    if (is_error_document(doc)) {
+      result = unexpected{
+          classify_error(r.status, r.headers, r.body, std::nullopt)};
+      return;
+    }
+    simdjson::dom::array choices;
+    auto node = fast::member(doc, "choices");
+    if (!node || node->get(choices) || choices.size() == 0)
+      return;
+    fast::element choice = choices.at(0).value_unsafe();
+    if (!choice.is_object())
+      return;
+    chat_response out;
+    out.id = fast::string_of(doc, "id");
+    out.model = fast::string_of(doc, "model");
+    std::string_view text;
+    if (auto msg = fast::member(choice, "message"); msg && msg->is_object()) {
+      out.text = content_text(fast::member(*msg, "content"));
+      out.tool_calls = parse_tool_calls(*msg);
+    } else if (auto t = fast::member(choice, "text");
+               t && fast::get_string(*t, text)) {
+      out.text = std::string{text};
+    } else {
+      result = unexpected{
+          malformed("choices[0] has neither a message nor a text", r.status)};
+      return;
+    }
+    out.finish_raw = fast::string_of(choice, "finish_reason");
+    out.finish = openai_finish(out.finish_raw);
+    out.usage = parse_usage(doc).value_or(usage{});
+    result = std::move(out);
+  });
+  if (!parsed)
+    return unexpected{malformed("response body is not valid JSON", r.status)};
+  return result;
 }
 
 std::unique_ptr<stream_decoder> make_openai_decoder() {
