@@ -203,11 +203,13 @@ deployment_result rejection(failure f, time_point retry_at) {
 
 void start_attempt(self_ptr self, provider_state::pending_call& pc);
 
-/// Sends the outcome of `call` to its router.
-void reply(const deployment_call& call, deployment_result r) {
+/// Sends the outcome of `call` to its router. Sent as this actor (not
+/// anonymously), so that an idle router runs next on this worker instead of
+/// waking another one.
+void reply(self_ptr self, const deployment_call& call, deployment_result r) {
   if (call.reply_to)
-    caf::anon_send(call.reply_to, result_atom::value, call.call_id,
-                   call.dispatch, std::move(r));
+    self->send(call.reply_to, result_atom::value, call.call_id, call.dispatch,
+               std::move(r));
 }
 
 /// Delivers the outcome of a call, frees its slot and admits queued calls.
@@ -220,7 +222,7 @@ void admit(self_ptr self, deployment_call call, bool probe) {
   if (!added) {
     if (probe)
       st.rt->breaker.release_probe();
-    reply(call,
+    reply(self, call,
           rejection(local_failure(error_class::bad_request, "duplicate_call",
                                   "call is already running here"),
                     self->clock().now()));
@@ -314,7 +316,7 @@ void finish(self_ptr self, uint64_t call_id) {
   }
   if (pc.probe)
     st.rt->breaker.release_probe();
-  reply(pc.call, std::move(pc.result));
+  reply(self, pc.call, std::move(pc.result));
   st.calls.erase(i);
   st.rt->board.in_flight.fetch_sub(1, std::memory_order_relaxed);
   // Admit waiting calls into the freed slot.
@@ -326,7 +328,7 @@ void finish(self_ptr self, uint64_t call_id) {
     if (q.call.deadline <= now) {
       if (q.probe)
         st.rt->breaker.release_probe();
-      reply(q.call,
+      reply(self, q.call,
             rejection(local_failure(error_class::timeout, "deadline_exceeded",
                                     "deadline passed while queued"),
                       now));
@@ -595,15 +597,16 @@ void on_call(self_ptr self, deployment_call& call) {
       down != 0 && from_ns(down) > now) {
     auto f = rt.down_reason;
     f.message = "deployment marked down: " + f.message;
-    reply(call, rejection(std::move(f), from_ns(down)));
+    reply(self, call, rejection(std::move(f), from_ns(down)));
     return;
   }
   if (probing(rt) || !rt.breaker.allow(now)) {
     emit_transition(self, now);
-    reply(call, rejection(local_failure(error_class::overloaded, "breaker_open",
-                                        "circuit breaker of " + rt.config.name
-                                            + " is open"),
-                          rt.breaker.retry_at(now)));
+    reply(self, call,
+          rejection(local_failure(error_class::overloaded, "breaker_open",
+                                  "circuit breaker of " + rt.config.name
+                                      + " is open"),
+                    rt.breaker.retry_at(now)));
     return;
   }
   emit_transition(self, now);
@@ -615,7 +618,7 @@ void on_call(self_ptr self, deployment_call& call) {
   auto grant = rt.limiter.acquire(now, estimate_tokens(*call.request));
   if (!grant.granted) {
     release();
-    reply(call,
+    reply(self, call,
           rejection(local_failure(error_class::rate_limited, "local_rate_limit",
                                   "local rate limit of " + rt.config.name
                                       + " reached"),
@@ -626,17 +629,29 @@ void on_call(self_ptr self, deployment_call& call) {
   if (cap != 0 && st.calls.size() >= cap) {
     if (st.queue.size() >= rt.config.limits.max_queue) {
       release();
-      reply(call, rejection(local_failure(error_class::overloaded, "queue_full",
-                                          "in-flight cap of " + rt.config.name
-                                              + " reached and its queue is "
-                                                "full"),
-                            now));
+      reply(self, call,
+            rejection(local_failure(error_class::overloaded, "queue_full",
+                                    "in-flight cap of " + rt.config.name
+                                        + " reached and its queue is "
+                                          "full"),
+                      now));
       return;
     }
     st.queue.push_back({std::move(call), probe});
     return;
   }
   admit(self, std::move(call), probe);
+}
+
+} // namespace
+
+namespace {
+
+/// Sends the outcome of `call` to its router while the actor stops.
+void reply_from_dtor(const deployment_call& call, deployment_result r) {
+  if (call.reply_to)
+    caf::anon_send(call.reply_to, result_atom::value, call.call_id,
+                   call.dispatch, std::move(r));
 }
 
 } // namespace
@@ -656,12 +671,12 @@ provider_state::~provider_state() {
     if (rt)
       rt->board.in_flight.fetch_sub(1, std::memory_order_relaxed);
     pc.result.failure = gone;
-    reply(pc.call, std::move(pc.result));
+    reply_from_dtor(pc.call, std::move(pc.result));
   }
   for (auto& q : queue) {
     if (q.probe && rt)
       rt->breaker.release_probe();
-    reply(q.call, rejection(gone, time_point{}));
+    reply_from_dtor(q.call, rejection(gone, time_point{}));
   }
 }
 
@@ -696,9 +711,10 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         if (q != st.queue.end()) {
           if (q->probe)
             st.rt->breaker.release_probe();
-          reply(q->call, rejection(local_failure(error_class::cancelled,
-                                                 "cancelled", "cancelled"),
-                                   self->clock().now()));
+          reply(self, q->call,
+                rejection(local_failure(error_class::cancelled, "cancelled",
+                                        "cancelled"),
+                          self->clock().now()));
           st.queue.erase(q);
           return;
         }
