@@ -213,7 +213,8 @@ void reply(self_ptr self, const deployment_call& call, deployment_result r) {
 }
 
 /// Delivers the outcome of a call, frees its slot and admits queued calls.
-void finish(self_ptr self, uint64_t call_id);
+void finish(self_ptr self, uint64_t call_id,
+            std::optional<chat_response> answer = std::nullopt);
 
 void admit(self_ptr self, deployment_call call, bool probe) {
   auto& st = self->state;
@@ -236,7 +237,7 @@ void admit(self_ptr self, deployment_call call, bool probe) {
 }
 
 void give_up(self_ptr self, provider_state::pending_call& pc, failure f) {
-  pc.result.failure = std::move(f);
+  pc.last = std::move(f);
   finish(self, pc.call.call_id);
 }
 
@@ -252,8 +253,7 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc) {
     return;
   }
   const auto& policy = pc.call.route->policy;
-  auto n = pc.call.attempts_before
-           + static_cast<uint32_t>(pc.result.attempts.size());
+  auto n = pc.call.attempts_before + static_cast<uint32_t>(pc.attempts.size());
   // Streams: the ladder bounds the time to the first token, not the answer.
   auto timeout
       = std::min(left, rung(pc.call.stream && !policy.stream.first_token.empty()
@@ -263,7 +263,7 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc) {
   auto built = rt.codec->build_request(*pc.call.request, rt.config.ep);
   if (!built) {
     // Cannot be expressed for this provider: say so without an attempt.
-    pc.result.rejected = true;
+    pc.rejected = true;
     give_up(self, pc, std::move(built.error()));
     return;
   }
@@ -293,18 +293,33 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc) {
     job.timeouts.first_byte = timeout;
   if (!job.timeouts.idle || *job.timeouts.idle > policy.stream.idle)
     job.timeouts.idle = policy.stream.idle;
+  pc.job = st.core->client->submit(
+      std::move(job), std::make_shared<stream_forwarder>(
+                          self->address(), pc.call.channel, pc.call.stream_tag,
+                          key, *rt.codec, !pc.call.continuation));
+  // The timers after the submit: arming one wakes CAF's clock thread, which
+  // the request need not wait for.
   auto me = caf::actor_cast<provider_actor>(self);
   self->delayed_send(me, timeout, timeout_atom::value, key, true);
   if (policy.stream.max_duration)
     self->delayed_send(me, *policy.stream.max_duration, timeout_atom::value,
                        key, false);
-  pc.job = st.core->client->submit(
-      std::move(job), std::make_shared<stream_forwarder>(
-                          self->address(), pc.call.channel, pc.call.stream_tag,
-                          key, *rt.codec, !pc.call.continuation));
 }
 
-void finish(self_ptr self, uint64_t call_id) {
+/// The outcome the router hears for `pc`.
+deployment_result outcome(provider_state::pending_call& pc,
+                          std::optional<chat_response> answer) {
+  deployment_result r;
+  r.response = std::move(answer);
+  r.failure = std::move(pc.last);
+  r.attempts = std::move(pc.attempts);
+  r.rejected = pc.rejected;
+  r.streamed = pc.streamed;
+  return r;
+}
+
+void finish(self_ptr self, uint64_t call_id,
+            std::optional<chat_response> answer) {
   auto& st = self->state;
   auto i = st.calls.find(call_id);
   if (i == st.calls.end())
@@ -316,7 +331,7 @@ void finish(self_ptr self, uint64_t call_id) {
   }
   if (pc.probe)
     st.rt->breaker.release_probe();
-  reply(self, pc.call, std::move(pc.result));
+  reply(self, pc.call, outcome(pc, std::move(answer)));
   st.calls.erase(i);
   st.rt->board.in_flight.fetch_sub(1, std::memory_order_relaxed);
   // Admit waiting calls into the freed slot.
@@ -349,8 +364,7 @@ void on_attempt_failure(self_ptr self, provider_state::pending_call& pc,
   bool retry = pc.retries < limit;
   if (f.should_retry)
     retry = *f.should_retry && pc.retries < std::max<uint32_t>(1, limit);
-  if (f.cls == error_class::cancelled || rt.unavailable(now)
-      || pc.result.streamed)
+  if (f.cls == error_class::cancelled || rt.unavailable(now) || pc.streamed)
     retry = false; // a stream with content is the caller's policy's business
   std::optional<retry_wait> wait;
   auto left = pc.call.deadline - now;
@@ -382,7 +396,7 @@ void on_attempt_failure(self_ptr self, provider_state::pending_call& pc,
   ++pc.generation;
   st.core->emit(retry_scheduled{pc.call.call_id, rt.config.name, f.cls,
                                 wait->delay, wait->from_hint});
-  pc.result.failure = std::move(f);
+  pc.last = std::move(f);
   self->delayed_send(caf::actor_cast<provider_actor>(self), wait->delay,
                      retry_atom::value, pc.call.call_id, pc.generation);
 }
@@ -407,11 +421,10 @@ void conclude(self_ptr self, provider_state::pending_call& pc,
     rec.usage = estimate;
     rec.usage_estimated = true;
   }
-  pc.result.attempts.push_back(std::move(rec));
+  pc.attempts.push_back(std::move(rec));
   st.core->emit(attempt_finished{
       call_id, rt.config.name,
-      pc.call.attempts_before
-          + static_cast<uint32_t>(pc.result.attempts.size() - 1),
+      pc.call.attempts_before + static_cast<uint32_t>(pc.attempts.size() - 1),
       f ? std::optional{f->cls} : std::nullopt, status, latency});
   pc.probe = false; // the breaker hears the verdict below
   if (resp) {
@@ -428,8 +441,7 @@ void conclude(self_ptr self, provider_state::pending_call& pc,
     resp->provider = rt.config.provider;
     if (resp->model.empty())
       resp->model = rt.config.ep.model;
-    pc.result.response = std::move(resp);
-    finish(self, call_id);
+    finish(self, call_id, std::move(resp));
     return;
   }
   rt.breaker.on_failure(now, f->cls, f->retry_after);
@@ -506,7 +518,7 @@ void on_stream_verdict(self_ptr self, uint64_t key, stream_verdict& v) {
   // The verdict says whether content went to the consumer: it was sent on
   // the same thread right after that content, so it is the truth even when
   // this actor cut the attempt before hearing of its first token.
-  pc->result.streamed = v.produced_content;
+  pc->streamed = v.produced_content;
   // A cut attempt reports why it was cut, unless it completed meanwhile.
   std::optional<failure> f;
   if (v.failure)
@@ -670,8 +682,8 @@ provider_state::~provider_state() {
       rt->breaker.release_probe();
     if (rt)
       rt->board.in_flight.fetch_sub(1, std::memory_order_relaxed);
-    pc.result.failure = gone;
-    reply_from_dtor(pc.call, std::move(pc.result));
+    pc.last = gone;
+    reply_from_dtor(pc.call, outcome(pc, std::nullopt));
   }
   for (auto& q : queue) {
     if (q.probe && rt)
@@ -721,7 +733,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         auto i = st.calls.find(call_id);
         if (i == st.calls.end())
           return;
-        i->second.result.failure
+        i->second.last
             = local_failure(error_class::cancelled, "cancelled", "cancelled");
         finish(self, call_id);
       },
@@ -792,7 +804,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         auto now = self->clock().now();
         if (probing(*st.rt) || !st.rt->breaker.allow(now)) {
           emit_transition(self, now);
-          pc.result.failure.message += " (no retry: the breaker opened)";
+          pc.last.message += " (no retry: the breaker opened)";
           finish(self, call_id);
           return;
         }

@@ -19,7 +19,14 @@ struct provider_state {
   /// A call admitted to this deployment.
   struct pending_call {
     deployment_call call;
-    deployment_result result;
+    /// Every attempt so far, and the last failure (what the router hears
+    /// when the call gives up).
+    std::vector<attempt_record> attempts;
+    failure last;
+    /// The call never reached the provider (its request cannot be built).
+    bool rejected = false;
+    /// Streamed calls: the last attempt produced content before it failed.
+    bool streamed = false;
     std::optional<switchyard::backoff> backoff;
     uint32_t retries = 0;
     /// Attempt key of the transfer in flight (0 while waiting to retry).

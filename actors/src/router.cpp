@@ -82,7 +82,8 @@ void finish(self_ptr self, routed_call& c, call_result result) {
   if (core.events) {
     call_finished ev;
     ev.call_id = c.id;
-    ev.route = c.plan ? c.plan->config->name : c.options.route;
+    if (c.plan)
+      ev.route = c.plan->config->name;
     ev.latency = self->clock().now() - c.start;
     if (result) {
       ev.deployment = result->attempts.empty()
@@ -139,7 +140,7 @@ void cancel_running(self_ptr self, routed_call& c,
   for (auto& r : c.running) {
     if (except && r.deployment == *except)
       continue;
-    caf::anon_send(core.directory.get(r.deployment), cancel_atom::value, c.id);
+    self->send(core.directory.get(r.deployment), cancel_atom::value, c.id);
     if (r.hedge && core.events)
       core.emit(hedge_event{c.id, core.deployments[r.deployment]->config.name,
                             hedge_phase::cancelled});
@@ -195,9 +196,10 @@ void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
   auto& st = self->state;
   auto& core = *st.core;
   auto& rt = *core.deployments[dep];
-  if (!c.last_deployment.empty() && !hedge && core.events)
-    core.emit(fallback_taken{c.id, c.last_deployment, rt.config.name,
-                             c.fallback_reason});
+  if (c.last_deployment && !hedge && core.events && c.last_failure)
+    core.emit(fallback_taken{
+        c.id, core.deployments[*c.last_deployment]->config.name, rt.config.name,
+        std::string{to_string(c.last_failure->cls)}});
   c.dispatched_any = true;
   auto hdl = core.directory.get(dep);
   if (st.watched[dep] != hdl.address()) {
@@ -220,9 +222,7 @@ void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
     call.channel = c.channel;
     call.stream_tag = ++c.stream_tag;
     c.stream_dep = dep;
-    auto partial
-        = c.channel->begin(c.stream_tag, rt.config.name, rt.config.provider,
-                           rt.config.ep.model, rt.config.continuation);
+    auto partial = c.channel->begin(c.stream_tag, rt.config);
     if (partial) {
       call.request = std::make_shared<const chat_request>(
           make_continuation(*c.request, *partial, rt.config.continuation));
@@ -231,7 +231,7 @@ void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
   }
   self->send(hdl, call_atom::value, std::move(call));
   const auto& hs = c.plan->config->policy.hedge;
-  if (!hedge && hs.enabled && c.options.pin.empty() && !c.channel
+  if (!hedge && hs.enabled && !c.pinned && !c.channel
       && c.running.size() < hs.max_attempts) {
     auto delay = hs.delay;
     if (hs.percentile) {
@@ -440,8 +440,7 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
   }
   if (!c.trail.empty() && reached)
     c.trail.back().reason = "fallback after " + to_string(f);
-  c.last_deployment = rt.config.name;
-  c.fallback_reason = std::string{to_string(f.cls)};
+  c.last_deployment = dep;
   c.last_failure = std::move(f);
   if (!c.running.empty() || c.pending_resends > 0)
     return; // another attempt may still succeed
@@ -462,7 +461,7 @@ void resend(self_ptr self, routed_call& c, size_t dep,
     return;
   }
   --c.pending_resends;
-  c.last_deployment.clear(); // the same deployment again, not a fallback
+  c.last_deployment.reset(); // the same deployment again, not a fallback
   send_to(self, c, dep, false);
 }
 
@@ -490,7 +489,7 @@ void on_provider_down(self_ptr self, const caf::down_msg& dm) {
 
 /// Orders the route's targets by its strategy, healthy ones first.
 std::vector<size_t> plan_order(const engine_core& core, routed_call& c,
-                               time_point now) {
+                               const std::string& session_key, time_point now) {
   const auto& targets = c.plan->config->targets;
   const auto& idx = c.plan->targets;
   std::array<candidate, 32> buf;
@@ -511,8 +510,7 @@ std::vector<size_t> plan_order(const engine_core& core, routed_call& c,
     cand.healthy = !rt.unavailable(now);
   }
   splitmix_random rng{c.id * 0x9e3779b97f4a7c15ULL + 1};
-  auto key = c.options.session_key.empty() ? uint64_t{0}
-                                           : stable_hash(c.options.session_key);
+  auto key = session_key.empty() ? uint64_t{0} : stable_hash(session_key);
   order_candidates(c.plan->config->policy.strategy,
                    std::span<candidate>{buf.data(), n}, rng, key);
   std::vector<size_t> out;
@@ -543,10 +541,10 @@ void start_call(self_ptr self, call_start& cs) {
   auto& c = i->second;
   c.id = cs.id;
   c.request = std::move(cs.request);
-  c.options = std::move(cs.options);
   c.done = std::move(cs.done);
   c.start = self->clock().now();
-  c.plan = st.core->find_route(c.options.route);
+  const auto& opts = cs.options;
+  c.plan = st.core->find_route(opts.route);
   if (cs.sink) {
     // Only a route that continues broken streams needs their text.
     bool keep_text = c.plan != nullptr
@@ -558,25 +556,26 @@ void start_call(self_ptr self, call_start& cs) {
   if (c.plan == nullptr) {
     fail(self, c,
          make_failure(error_class::bad_request, "unknown_route",
-                      "unknown route \"" + c.options.route + "\""));
+                      "unknown route \"" + opts.route + "\""));
     reap(self, c);
     return;
   }
   c.deadline
-      = c.start + c.options.deadline.value_or(c.plan->config->policy.deadline);
-  if (!c.options.pin.empty()) {
-    auto d = st.core->deployment_index.find(c.options.pin);
+      = c.start + opts.deadline.value_or(c.plan->config->policy.deadline);
+  if (!opts.pin.empty()) {
+    auto d = st.core->deployment_index.find(opts.pin);
     if (d == st.core->deployment_index.end()) {
       fail(self, c,
            make_failure(error_class::bad_request, "unknown_deployment",
-                        "cannot pin to unknown deployment \"" + c.options.pin
+                        "cannot pin to unknown deployment \"" + opts.pin
                             + "\""));
       reap(self, c);
       return;
     }
     c.order.push_back(d->second);
+    c.pinned = true;
   } else {
-    c.order = plan_order(*st.core, c, c.start);
+    c.order = plan_order(*st.core, c, opts.session_key, c.start);
   }
   st.deadlines.insert(c);
   arm_deadline(self, c.deadline);

@@ -32,7 +32,6 @@ struct routed_call : boost::intrusive::set_base_hook<> {
   uint64_t id = 0;
   const route_plan* plan = nullptr;
   std::shared_ptr<const chat_request> request;
-  call_options options;
   call_callback done;
   time_point start{};
   time_point deadline{};
@@ -48,11 +47,13 @@ struct routed_call : boost::intrusive::set_base_hook<> {
   /// Dispatches so far (the last one's number).
   uint32_t dispatches = 0;
   std::optional<failure> last_failure;
-  /// The deployment of the last failure and why the call moved on.
-  std::string last_deployment;
-  std::string fallback_reason;
+  /// The deployment of the last failure (none: the next dispatch is no
+  /// fallback).
+  std::optional<size_t> last_deployment;
   time_point soonest{time_point::max()};
   uint64_t hedge_generation = 0;
+  /// Pinned to one deployment: no fallback, no hedging.
+  bool pinned = false;
   bool dispatched_any = false;
   bool finished = false;
 

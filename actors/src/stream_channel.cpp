@@ -22,16 +22,11 @@ stream_channel::stream_channel(std::shared_ptr<stream_sink> sink,
   // nop
 }
 
-std::optional<std::string> stream_channel::begin(uint64_t tag,
-                                                 std::string deployment,
-                                                 std::string provider,
-                                                 std::string model,
-                                                 continuation_style style) {
+std::optional<std::string>
+stream_channel::begin(uint64_t tag, const deployment_config& deployment) {
   std::lock_guard guard{mtx_};
   tag_ = tag;
-  deployment_ = std::move(deployment);
-  provider_ = std::move(provider);
-  model_ = std::move(model);
+  deployment_ = &deployment;
   content_in_tag_ = false;
   pending_start_.reset();
   seam_.reset();
@@ -42,12 +37,12 @@ std::optional<std::string> stream_channel::begin(uint64_t tag,
   // trimmed and drop that much leading whitespace of the continuation,
   // which the caller already has.
   std::string_view partial = delivered_;
-  if (style == continuation_style::prefill)
+  if (deployment.continuation == continuation_style::prefill)
     while (!partial.empty() && is_space(partial.back())) {
       partial.remove_suffix(1);
       ++seam_ws_;
     }
-  seam_.emplace(delivered_);
+  seam_ = std::make_unique<seam_joiner>(delivered_);
   return std::string{partial};
 }
 
@@ -86,7 +81,7 @@ void stream_channel::broke(stream_failover mode, const std::string& from,
     delivered_chars_ = 0;
     delivered_tools_ = false;
   }
-  pending_notice_ = std::move(notice);
+  pending_notice_ = std::make_unique<stream_notice>(std::move(notice));
 }
 
 bool stream_channel::flush_notice(const std::string& to) {
@@ -144,7 +139,7 @@ bool stream_channel::deliver_content(stream_event ev) {
   if (!content_in_tag_) {
     content_in_tag_ = true;
     if (pending_notice_) {
-      pending_notice_->to = deployment_;
+      pending_notice_->to = deployment_->name;
       auto notice = std::move(*pending_notice_);
       pending_notice_.reset();
       if (!push(std::move(notice)))
@@ -155,9 +150,9 @@ bool stream_channel::deliver_content(stream_event ev) {
       stream_start start;
       if (pending_start_)
         start = std::move(*pending_start_);
-      start.provider = provider_;
+      start.provider = deployment_->provider;
       if (start.model.empty())
-        start.model = model_;
+        start.model = deployment_->ep.model;
       if (!push(std::move(start)))
         return false;
     }

@@ -31,12 +31,11 @@ public:
   // -- router ---------------------------------------------------------
 
   /// Starts dispatch `tag` (events of older tags are dropped from now on) on
-  /// `deployment` of `provider` serving `model`. When the answer is being
+  /// `deployment`, whose config outlives the call. When the answer is being
   /// continued, returns the partial text to send (a prefill loses its
   /// trailing whitespace) and arms the seam; else returns nullopt.
-  std::optional<std::string> begin(uint64_t tag, std::string deployment,
-                                   std::string provider, std::string model,
-                                   continuation_style style);
+  std::optional<std::string> begin(uint64_t tag,
+                                   const deployment_config& deployment);
 
   /// Delivers what the seam of dispatch `tag` still holds back. Returns
   /// false when the sink refused it.
@@ -79,12 +78,13 @@ private:
   caf::actor_addr router_;
   uint64_t call_id_;
   uint64_t tag_ = 0;
-  std::string deployment_;
-  std::string provider_;
-  std::string model_;
+  /// The deployment of the current dispatch.
+  const deployment_config* deployment_ = nullptr;
   std::optional<stream_start> pending_start_;
-  std::optional<stream_notice> pending_notice_;
-  std::optional<seam_joiner> seam_;
+  /// Rare, so kept out of line: the notice after a break, and the seam of a
+  /// continuation.
+  std::unique_ptr<stream_notice> pending_notice_;
+  std::unique_ptr<seam_joiner> seam_;
   /// Leading whitespace of a continuation the caller already has.
   size_t seam_ws_ = 0;
   /// The answer's text the caller has (what `continue` continues), when
