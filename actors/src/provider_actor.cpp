@@ -241,6 +241,70 @@ void give_up(self_ptr self, provider_state::pending_call& pc, failure f) {
   finish(self, pc.call.call_id);
 }
 
+/// Makes sure a limit timer fires at or before `at`.
+void arm_limits(self_ptr self, time_point at) {
+  if (!self->state.limit_timers.arm(at))
+    return;
+  self->delayed_send(caf::actor_cast<provider_actor>(self),
+                     std::max(at - self->clock().now(), timespan{0}),
+                     timeout_atom::value, to_ns(at));
+}
+
+/// Removes an attempt's limits from the index (it ended).
+void drop_limits(self_ptr self, provider_state::pending_call& pc) {
+  auto& limits = self->state.limits;
+  if (pc.first_token_limit) {
+    limits.erase(*pc.first_token_limit);
+    pc.first_token_limit.reset();
+  }
+  if (pc.total_limit) {
+    limits.erase(*pc.total_limit);
+    pc.total_limit.reset();
+  }
+}
+
+/// A streamed attempt reached its first-token (or total) limit: cut it. The
+/// transfer's verdict comes back after the cancel and concludes the attempt
+/// with this failure.
+void cut_stream(self_ptr self, provider_state::pending_call& pc,
+                bool first_token) {
+  if ((first_token && pc.content) || pc.cut)
+    return;
+  auto limit = self->clock().now() - pc.attempt_start;
+  auto ms = std::to_string(
+      std::chrono::duration_cast<std::chrono::milliseconds>(limit).count());
+  pc.cut = first_token
+               ? local_failure(error_class::timeout, "first_token_timeout",
+                               "no content within " + ms + " ms")
+               : local_failure(error_class::timeout, "stream_max_duration",
+                               "the stream ran longer than its limit of " + ms
+                                   + " ms");
+  self->state.core->client->cancel(pc.job);
+}
+
+/// The limit timer for `at` fired: cuts every attempt whose limit is due
+/// and arms the timer for the next one.
+void on_limit_timer(self_ptr self, time_point at) {
+  auto& st = self->state;
+  st.limit_timers.fired(at);
+  auto now = self->clock().now();
+  while (!st.limits.empty() && st.limits.begin()->first <= now) {
+    auto entry = st.limits.begin();
+    auto lim = entry->second;
+    auto k = st.keys.find(lim.key);
+    if (k == st.keys.end()) {
+      st.limits.erase(entry); // defensive: its attempt dropped it already
+      continue;
+    }
+    auto& pc = st.calls.at(k->second);
+    (lim.first_token ? pc.first_token_limit : pc.total_limit).reset();
+    st.limits.erase(entry);
+    cut_stream(self, pc, lim.first_token);
+  }
+  if (!st.limits.empty())
+    arm_limits(self, st.limits.begin()->first);
+}
+
 void start_attempt(self_ptr self, provider_state::pending_call& pc) {
   auto& st = self->state;
   auto& rt = *st.rt;
@@ -297,13 +361,17 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc) {
       std::move(job), std::make_shared<stream_forwarder>(
                           self->address(), pc.call.channel, pc.call.stream_tag,
                           key, *rt.codec, !pc.call.continuation));
-  // The timers after the submit: arming one wakes CAF's clock thread, which
-  // the request need not wait for.
-  auto me = caf::actor_cast<provider_actor>(self);
-  self->delayed_send(me, timeout, timeout_atom::value, key, true);
-  if (policy.stream.max_duration)
-    self->delayed_send(me, *policy.stream.max_duration, timeout_atom::value,
-                       key, false);
+  // The limits after the submit: arming a timer may wake CAF's clock
+  // thread, which the request need not wait for.
+  pc.first_token_limit = st.limits.emplace(
+      now + timeout, provider_state::stream_limit{key, true});
+  arm_limits(self, now + timeout);
+  if (policy.stream.max_duration) {
+    auto at = now + *policy.stream.max_duration;
+    pc.total_limit
+        = st.limits.emplace(at, provider_state::stream_limit{key, false});
+    arm_limits(self, at);
+  }
 }
 
 /// The outcome the router hears for `pc`.
@@ -329,6 +397,7 @@ void finish(self_ptr self, uint64_t call_id,
     st.core->client->cancel(pc.job);
     st.keys.erase(pc.key);
   }
+  drop_limits(self, pc);
   if (pc.probe)
     st.rt->breaker.release_probe();
   reply(self, pc.call, outcome(pc, std::move(answer)));
@@ -463,6 +532,7 @@ provider_state::pending_call* take_attempt(self_ptr self, uint64_t key) {
   st.keys.erase(k);
   auto& pc = st.calls.at(call_id);
   pc.key = 0;
+  drop_limits(self, pc);
   return &pc;
 }
 
@@ -771,30 +841,12 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         auto& pc = st.calls.at(k->second);
         pc.content = true;
         pc.first_token_at = self->clock().now();
+        if (pc.first_token_limit) {
+          st.limits.erase(*pc.first_token_limit);
+          pc.first_token_limit.reset();
+        }
       },
-      [self](timeout_atom, uint64_t key, bool first_token) {
-        auto& st = self->state;
-        auto k = st.keys.find(key);
-        if (k == st.keys.end())
-          return; // the attempt ended meanwhile
-        auto& pc = st.calls.at(k->second);
-        if ((first_token && pc.content) || pc.cut)
-          return;
-        auto limit = self->clock().now() - pc.attempt_start;
-        auto ms = std::to_string(
-            std::chrono::duration_cast<std::chrono::milliseconds>(limit)
-                .count());
-        pc.cut
-            = first_token
-                  ? local_failure(error_class::timeout, "first_token_timeout",
-                                  "no content within " + ms + " ms")
-                  : local_failure(error_class::timeout, "stream_max_duration",
-                                  "the stream ran longer than its limit of "
-                                      + ms + " ms");
-        // The transfer's verdict comes back after the cancel and concludes
-        // the attempt with this failure.
-        st.core->client->cancel(pc.job);
-      },
+      [self](timeout_atom, int64_t at) { on_limit_timer(self, from_ns(at)); },
       [self](retry_atom, uint64_t call_id, uint64_t generation) {
         auto& st = self->state;
         auto i = st.calls.find(call_id);

@@ -3,8 +3,10 @@
 #include "runtime.hpp"
 #include "switchyard/actors.hpp"
 #include "switchyard/policy/backoff.hpp"
+#include "timer_gate.hpp"
 
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -15,6 +17,14 @@ namespace switchyard {
 /// they survive a restart; this holds only the calls in flight.
 struct provider_state {
   static inline const char* name = "provider";
+
+  /// A streamed attempt's first-token (or total) limit, due at its key.
+  struct stream_limit {
+    uint64_t key = 0;
+    bool first_token = true;
+  };
+
+  using limit_index = std::multimap<time_point, stream_limit>;
 
   /// A call admitted to this deployment.
   struct pending_call {
@@ -43,6 +53,9 @@ struct provider_state {
     /// Streamed calls: why the engine cut the attempt in flight (first
     /// token or total limit); its verdict then reports this failure.
     std::optional<failure> cut;
+    /// Streamed calls: the attempt's entries in `limits`.
+    std::optional<limit_index::iterator> first_token_limit;
+    std::optional<limit_index::iterator> total_limit;
   };
 
   /// A call waiting for an in-flight slot.
@@ -57,6 +70,9 @@ struct provider_state {
   /// Attempt key -> call id.
   std::unordered_map<uint64_t, uint64_t> keys;
   std::deque<queued_call> queue;
+  /// Due times of the streamed attempts' limits, served by one timer.
+  limit_index limits;
+  timer_gate limit_timers;
   /// The active half-open probe in flight (key 0: none).
   uint64_t probe_key = 0;
   uint64_t probe_job = 0;

@@ -165,10 +165,8 @@ void deadline_passed(self_ptr self, routed_call& c) {
 /// Makes sure a deadline timer fires at or before `at`: a pending one that
 /// does will re-arm for what is left then.
 void arm_deadline(self_ptr self, time_point at) {
-  auto& st = self->state;
-  if (!st.timers.empty() && *st.timers.begin() <= at)
+  if (!self->state.timers.arm(at))
     return;
-  st.timers.insert(at);
   auto delay = std::max(at - self->clock().now(), timespan{0});
   self->delayed_send(caf::actor_cast<router_actor>(self), delay,
                      deadline_atom::value, to_ns(at));
@@ -178,8 +176,7 @@ void arm_deadline(self_ptr self, time_point at) {
 /// and arms the timer for the next one.
 void on_deadline_timer(self_ptr self, time_point at) {
   auto& st = self->state;
-  if (auto i = st.timers.find(at); i != st.timers.end())
-    st.timers.erase(i);
+  st.timers.fired(at);
   auto now = self->clock().now();
   while (!st.deadlines.empty() && st.deadlines.begin()->deadline <= now) {
     auto& c = *st.deadlines.begin();

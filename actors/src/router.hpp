@@ -4,10 +4,10 @@
 #include "stream_channel.hpp"
 #include "switchyard/actors.hpp"
 #include "switchyard/engine.hpp"
+#include "timer_gate.hpp"
 
 #include <memory>
 #include <optional>
-#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -82,8 +82,7 @@ struct router_state {
   std::shared_ptr<engine_core> core;
   std::unordered_map<uint64_t, routed_call> calls;
   boost::intrusive::multiset<routed_call> deadlines;
-  /// When the deadline timers still pending fire.
-  std::multiset<time_point> timers;
+  timer_gate timers;
   /// Per deployment: the provider actor this router monitors, so that a
   /// crash fails over the calls whose messages died with it.
   std::vector<caf::actor_addr> watched;

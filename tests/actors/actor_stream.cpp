@@ -158,6 +158,43 @@ CAF_TEST(the first token disarms the first token timer) {
   CAF_CHECK_EQUAL(event_kinds(streamed(id)), (kinds{"start", "text", "end"}));
 }
 
+CAF_TEST(streams of a deployment share one timer for their limits) {
+  with("error");
+  // Three streams on `a`, started 500 ms apart: their first-token limits
+  // (2 s each) come due at 2 s, 2.5 s and 3 s.
+  auto s1 = stream();
+  auto j1 = job_of("model-a");
+  advance(500ms);
+  auto s2 = stream();
+  auto j2 = job_of("model-a");
+  advance(500ms);
+  auto s3 = stream();
+  auto j3 = job_of("model-a");
+  // The second stream gets content in time; its limit is dropped.
+  chunk(j2, sse_text("quick"));
+  // One timer fires for the first limit (the router's deadline timer is
+  // due much later) and cuts only the first stream.
+  CAF_CHECK_EQUAL(advance(1s - 1ns), 0u);
+  CAF_CHECK(client->cancels().empty());
+  CAF_CHECK_EQUAL(advance(1ns), 1u);
+  CAF_CHECK_EQUAL(client->cancels(), (std::vector<uint64_t>{j1}));
+  // The next timer goes straight to the third stream's limit at 3 s: the
+  // second's was dropped when its content came.
+  CAF_CHECK_EQUAL(advance(1s - 1ns), 0u);
+  CAF_CHECK_EQUAL(client->cancels(), (std::vector<uint64_t>{j1}));
+  CAF_CHECK_EQUAL(advance(1ns), 1u);
+  CAF_CHECK_EQUAL(client->cancels(), (std::vector<uint64_t>{j1, j3}));
+  // The cut streams fell back to `b`; the second still runs on `a`.
+  CAF_CHECK(!done(s1));
+  CAF_CHECK(!done(s3));
+  CAF_CHECK(!done(s2));
+  CAF_CHECK_EQUAL(client->job_count("model-b"), 2u);
+  chunk(j2, sse_done());
+  answer(j2, stream_ok());
+  CAF_REQUIRE(done(s2));
+  CAF_CHECK_EQUAL(text_of(streamed(s2)), "quick");
+}
+
 CAF_TEST(a failure before content is retried on the same deployment unseen) {
   with("error");
   auto id = stream();

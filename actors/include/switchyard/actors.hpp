@@ -112,8 +112,9 @@ using provider_actor = caf::typed_actor<
                    stream_verdict>,
     // A streamed attempt (by key) produced its first content.
     caf::reacts_to<caf::atom_constant<caf::atom("token")>, uint64_t>,
-    // A streamed attempt's first-token (true) or total (false) limit is due.
-    caf::reacts_to<caf::atom_constant<caf::atom("timeout")>, uint64_t, bool>,
+    // The timer of the streamed attempts' limits (first token, total) for
+    // the given time (ns since the epoch).
+    caf::reacts_to<caf::atom_constant<caf::atom("timeout")>, int64_t>,
     // Time for the active half-open probe (timer generation).
     caf::reacts_to<caf::atom_constant<caf::atom("probe")>, uint64_t>,
     // A backoff wait of call `id` (generation `gen`) is over.
