@@ -273,12 +273,12 @@ void cut_stream(self_ptr self, provider_state::pending_call& pc,
   auto limit = self->clock().now() - pc.attempt_start;
   auto ms = std::to_string(
       std::chrono::duration_cast<std::chrono::milliseconds>(limit).count());
-  pc.cut = first_token
-               ? local_failure(error_class::timeout, "first_token_timeout",
-                               "no content within " + ms + " ms")
-               : local_failure(error_class::timeout, "stream_max_duration",
-                               "the stream ran longer than its limit of " + ms
-                                   + " ms");
+  pc.cut = std::make_unique<failure>(
+      first_token ? local_failure(error_class::timeout, "first_token_timeout",
+                                  "no content within " + ms + " ms")
+                  : local_failure(error_class::timeout, "stream_max_duration",
+                                  "the stream ran longer than its limit of "
+                                      + ms + " ms"));
   self->state.core->client->cancel(pc.job);
 }
 
@@ -447,7 +447,7 @@ void on_attempt_failure(self_ptr self, provider_state::pending_call& pc,
   }
   if (retry) {
     if (!pc.backoff)
-      pc.backoff.emplace(policy.backoff);
+      pc.backoff = std::make_unique<switchyard::backoff>(policy.backoff);
     wait = pc.backoff->wait_before_retry(f.retry_after, left, pc.retries,
                                          rt.rng);
     if (!wait)
@@ -591,8 +591,10 @@ void on_stream_verdict(self_ptr self, uint64_t key, stream_verdict& v) {
   pc->streamed = v.produced_content;
   // A cut attempt reports why it was cut, unless it completed meanwhile.
   std::optional<failure> f;
-  if (v.failure)
-    f = pc->cut ? std::move(pc->cut) : std::move(v.failure);
+  if (v.failure && pc->cut)
+    f = std::move(*pc->cut);
+  else if (v.failure)
+    f = std::move(v.failure);
   pc->cut.reset();
   std::optional<chat_response> resp;
   if (!f) {

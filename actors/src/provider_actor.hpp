@@ -37,7 +37,7 @@ struct provider_state {
     bool rejected = false;
     /// Streamed calls: the last attempt produced content before it failed.
     bool streamed = false;
-    std::optional<switchyard::backoff> backoff;
+    std::unique_ptr<switchyard::backoff> backoff;
     uint32_t retries = 0;
     /// Attempt key of the transfer in flight (0 while waiting to retry).
     uint64_t key = 0;
@@ -52,7 +52,7 @@ struct provider_state {
     time_point first_token_at{};
     /// Streamed calls: why the engine cut the attempt in flight (first
     /// token or total limit); its verdict then reports this failure.
-    std::optional<failure> cut;
+    std::unique_ptr<failure> cut;
     /// Streamed calls: the attempt's entries in `limits`.
     std::optional<limit_index::iterator> first_token_limit;
     std::optional<limit_index::iterator> total_limit;

@@ -258,8 +258,9 @@ void skip(self_ptr self, routed_call& c, size_t dep, time_point now) {
                    : "skipped: circuit breaker open";
   c.trail.push_back(std::move(rec));
   if (!c.last_failure)
-    c.last_failure = make_failure(error_class::overloaded, "breaker_open",
-                                  rt.config.name + " is unavailable");
+    c.last_failure = std::make_unique<failure>(
+        make_failure(error_class::overloaded, "breaker_open",
+                     rt.config.name + " is unavailable"));
 }
 
 /// Finds the next deployment that can take the call now, or nullopt.
@@ -438,7 +439,7 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
   if (!c.trail.empty() && reached)
     c.trail.back().reason = "fallback after " + to_string(f);
   c.last_deployment = dep;
-  c.last_failure = std::move(f);
+  c.last_failure = std::make_unique<failure>(std::move(f));
   if (!c.running.empty() || c.pending_resends > 0)
     return; // another attempt may still succeed
   dispatch_next(self, c);

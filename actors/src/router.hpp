@@ -46,7 +46,8 @@ struct routed_call : boost::intrusive::set_base_hook<> {
   uint32_t pending_resends = 0;
   /// Dispatches so far (the last one's number).
   uint32_t dispatches = 0;
-  std::optional<failure> last_failure;
+  /// Out of line: only a call that failed somewhere has one.
+  std::unique_ptr<failure> last_failure;
   /// The deployment of the last failure (none: the next dispatch is no
   /// fallback).
   std::optional<size_t> last_deployment;

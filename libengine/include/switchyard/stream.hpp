@@ -159,8 +159,10 @@ private:
   sse_parser parser_;
   std::unique_ptr<stream_decoder> decoder_;
   std::vector<sse_event> events_;
-  std::optional<failure> failed_;
-  std::optional<stream_end> end_;
+  /// Out of line: a stream holds each only at its end, and a stream's state
+  /// stays small while it runs.
+  std::unique_ptr<failure> failed_;
+  std::unique_ptr<stream_end> end_;
   uint32_t content_events_ = 0;
   bool content_required_;
 };

@@ -33,12 +33,12 @@ std::optional<failure> stream_attempt::feed(std::string_view bytes,
   for (const auto& ev : events_) {
     decoded.clear();
     if (auto f = decoder_->on_event(ev, decoded)) {
-      failed_ = std::move(f);
-      return failed_;
+      failed_ = std::make_unique<failure>(std::move(*f));
+      return *failed_;
     }
     for (auto& x : decoded) {
       if (auto* end = std::get_if<stream_end>(&x)) {
-        end_ = std::move(*end);
+        end_ = std::make_unique<stream_end>(std::move(*end));
         continue;
       }
       if (std::holds_alternative<text_delta>(x)
@@ -58,7 +58,7 @@ stream_verdict stream_attempt::finish(std::optional<failure> transport_failure,
   v.produced_content = decoder_->produced_content();
   v.content_events = content_events_;
   if (failed_) {
-    v.failure = failed_;
+    v.failure = *failed_;
   } else if (resp.status != 0 && (resp.status < 200 || resp.status >= 300)) {
     v.failure = codec_->classify(resp, now);
   } else if (transport_failure) {
