@@ -2,6 +2,7 @@
 #include "switchyard/transport.hpp"
 
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -119,6 +120,12 @@ public:
     return closed_by_client_.load();
   }
 
+  /// The bytes of the last request read (head, then a Content-Length body).
+  std::string last_request() const {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return last_request_;
+  }
+
 private:
   void serve() {
     std::vector<int> conns;
@@ -154,10 +161,11 @@ private:
   }
 
   void answer(int c) {
-    // Read the request head (requests in these tests have no body).
+    // Read the request head, then as many body bytes as it announces.
     std::string req;
     char buf[4096];
-    while (req.find("\r\n\r\n") == std::string::npos && !stop_) {
+    auto wanted = std::string::npos;
+    while (req.size() < wanted && !stop_) {
       pollfd q{c, POLLIN, 0};
       if (poll(&q, 1, 5) <= 0)
         continue;
@@ -165,6 +173,13 @@ private:
       if (n <= 0)
         return;
       req.append(buf, static_cast<size_t>(n));
+      if (auto end = req.find("\r\n\r\n");
+          wanted == std::string::npos && end != std::string::npos)
+        wanted = end + 4 + content_length(req.substr(0, end));
+    }
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      last_request_ = req;
     }
     for (auto& s : steps_) {
       // Sleep in slices so that the destructor does not wait for a step.
@@ -180,6 +195,15 @@ private:
       shutdown(c, SHUT_RDWR);
   }
 
+  static size_t content_length(std::string head) {
+    for (auto& ch : head)
+      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    auto at = head.find("\r\ncontent-length:");
+    return at == std::string::npos
+               ? 0
+               : std::stoul(head.substr(at + 17, head.find('\r', at + 2)));
+  }
+
   std::vector<step> steps_;
   bool close_after_;
   int fd_ = -1;
@@ -187,6 +211,8 @@ private:
   std::atomic<bool> stop_{false};
   std::atomic<int> accepted_{0};
   std::atomic<int> closed_by_client_{0};
+  mutable std::mutex mtx_;
+  std::string last_request_;
   std::thread thread_;
 };
 
@@ -313,6 +339,95 @@ CAF_TEST(a stream delivers head then chunks in order) {
   if (sink->chunk_times.size() == 2)
     CAF_CHECK_GREATER_OR_EQUAL(ms(sink->chunk_times[1] - sink->chunk_times[0]),
                                25);
+}
+
+CAF_TEST(a request goes out with its method headers and body) {
+  scripted_server srv{
+      {{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}}};
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  http_job job;
+  job.request.method = "POST";
+  job.request.url = srv.url("/v1/chat");
+  job.request.headers = {{"Content-Type", "application/json"},
+                         {"X-Empty", ""},
+                         {"Authorization", "Bearer a-rather-long-test-key"}};
+  job.request.body = R"({"model":"m","stream":false})";
+  tr.submit(std::move(job), sink);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::none);
+  CAF_CHECK_EQUAL(sink->result.response.body, "ok");
+  auto req = srv.last_request();
+  CAF_CHECK_EQUAL(req.rfind("POST /v1/chat HTTP/1.1\r\n", 0), 0u);
+  for (const char* line :
+       {"\r\nContent-Type: application/json\r\n", "\r\nX-Empty:\r\n",
+        "\r\nAuthorization: Bearer a-rather-long-test-key\r\n",
+        "\r\nContent-Length: 28\r\n"})
+    CAF_CHECK_NOT_EQUAL(req.find(line), std::string::npos);
+  CAF_CHECK_EQUAL(req.find("Expect:"), std::string::npos);
+  auto end = req.find("\r\n\r\n");
+  CAF_REQUIRE_NOT_EQUAL(end, std::string::npos);
+  CAF_CHECK_EQUAL(req.substr(end + 4), R"({"model":"m","stream":false})");
+}
+
+CAF_TEST(a request body larger than the upload buffer arrives whole) {
+  scripted_server srv{
+      {{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}}};
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  http_job job;
+  job.request.method = "POST";
+  job.request.url = srv.url();
+  job.request.body.reserve(200000);
+  for (int i = 0; job.request.body.size() < 200000; ++i)
+    job.request.body += std::to_string(i) + ',';
+  auto body = job.request.body;
+  tr.submit(std::move(job), sink);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::none);
+  auto req = srv.last_request();
+  auto end = req.find("\r\n\r\n");
+  CAF_REQUIRE_NOT_EQUAL(end, std::string::npos);
+  CAF_CHECK(req.substr(end + 4) == body);
+}
+
+CAF_TEST(the head of a stream comes again with its end) {
+  scripted_server srv{{{0ms, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+                             "X-Empty:\r\nX-Request-Id:  req-123 \r\n\r\n"
+                             "3\r\none\r\n0\r\n\r\n"}}};
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  tr.submit(get_job(srv.url(), true), sink);
+  CAF_REQUIRE(sink->wait());
+  const auto& headers = sink->result.response.headers;
+  CAF_REQUIRE_EQUAL(headers.size(), 3u);
+  CAF_REQUIRE_EQUAL(sink->head_headers.size(), 3u);
+  for (size_t i = 0; i < headers.size(); ++i) {
+    CAF_CHECK_EQUAL(headers[i].name, sink->head_headers[i].name);
+    CAF_CHECK_EQUAL(headers[i].value, sink->head_headers[i].value);
+  }
+  CAF_CHECK_EQUAL(headers[1].name, "X-Empty");
+  CAF_CHECK_EQUAL(headers[1].value, "");
+  CAF_CHECK_EQUAL(headers[2].value, "req-123");
+  CAF_CHECK((sink->chunks == std::vector<std::string>{"one"}));
+}
+
+CAF_TEST(a handle reused after a stream reads a large body whole) {
+  std::string big(40000, 'x');
+  scripted_server stream_srv{{{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n"
+                                    "\r\none"}}};
+  scripted_server plain_srv{
+      {{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 40000\r\n\r\n" + big}}};
+  transport tr;
+  auto first = std::make_shared<recording_sink>();
+  tr.submit(get_job(stream_srv.url(), true), first);
+  CAF_REQUIRE(first->wait());
+  CAF_CHECK((first->chunks == std::vector<std::string>{"one"}));
+  auto second = std::make_shared<recording_sink>();
+  tr.submit(get_job(plain_srv.url()), second);
+  CAF_REQUIRE(second->wait());
+  CAF_CHECK(second->result.error == transport_error::none);
+  CAF_CHECK(second->result.response.body == big);
 }
 
 CAF_TEST(first byte timeout fires on time) {

@@ -1,6 +1,10 @@
 #include "transfer.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstring>
+#include <new>
+#include <utility>
 
 namespace switchyard::transport_detail {
 
@@ -18,29 +22,94 @@ std::string_view trim(std::string_view s) noexcept {
   return s;
 }
 
+/// Reads the field at the front of a `response_fields` buffer and drops it.
+std::pair<std::string_view, std::string_view>
+pop_field(std::string_view& packed) noexcept {
+  uint32_t sizes[2] = {};
+  std::memcpy(sizes, packed.data(), sizeof(sizes));
+  packed.remove_prefix(sizeof(sizes));
+  auto name = packed.substr(0, sizes[0]);
+  auto value = packed.substr(sizes[0], sizes[1]);
+  packed.remove_prefix(sizes[0] + sizes[1]);
+  return {name, value};
+}
+
 } // namespace
 
+void request_header_list::assign(const header_list& headers) {
+  constexpr std::string_view expect = "Expect:";
+  auto count = headers.size() + 1;
+  auto chars = expect.size() + 1;
+  for (const auto& h : headers)
+    chars += h.name.size() + (h.value.empty() ? 1 : 2 + h.value.size()) + 1;
+  auto nodes_bytes = count * sizeof(curl_slist);
+  block_ = std::make_unique_for_overwrite<std::byte[]>(nodes_bytes + chars);
+  auto* base = block_.get();
+  auto* text = reinterpret_cast<char*>(base + nodes_bytes);
+  auto put = [&text](std::string_view s) {
+    text = std::copy(s.begin(), s.end(), text);
+  };
+  for (size_t i = 0; i < count; ++i) {
+    auto* line = text;
+    if (i < headers.size()) {
+      const auto& h = headers[i];
+      put(h.name);
+      // libcurl drops "Name:" (no value); "Name;" sends an empty value.
+      if (h.value.empty()) {
+        put(";");
+      } else {
+        put(": ");
+        put(h.value);
+      }
+    } else {
+      put(expect);
+    }
+    *text++ = '\0';
+    auto* next = i + 1 < count ? reinterpret_cast<curl_slist*>(
+                     base + (i + 1) * sizeof(curl_slist))
+                               : nullptr;
+    ::new (static_cast<void*>(base + i * sizeof(curl_slist)))
+        curl_slist{line, next};
+  }
+}
+
+void response_fields::add(std::string_view name, std::string_view value) {
+  uint32_t sizes[2] = {static_cast<uint32_t>(name.size()),
+                       static_cast<uint32_t>(value.size())};
+  packed_.append(reinterpret_cast<const char*>(sizes), sizeof(sizes));
+  packed_.append(name);
+  packed_.append(value);
+}
+
+header_list response_fields::to_list() const {
+  size_t count = 0;
+  for (std::string_view rest = packed_; !rest.empty(); pop_field(rest))
+    ++count;
+  header_list out;
+  out.reserve(count);
+  for (std::string_view rest = packed_; !rest.empty();) {
+    auto [name, value] = pop_field(rest);
+    out.push_back(header{std::string{name}, std::string{value}});
+  }
+  return out;
+}
+
 transfer::~transfer() {
-  if (request_headers != nullptr)
-    curl_slist_free_all(request_headers);
   if (easy != nullptr)
     curl_easy_cleanup(easy);
 }
 
 void transfer::reset() noexcept {
-  if (request_headers != nullptr) {
-    curl_slist_free_all(request_headers);
-    request_headers = nullptr;
-  }
   id = 0;
   ++generation;
-  job = http_job{};
+  stream = false;
+  timeouts = transfer_timeouts{};
+  request_body = std::string{};
+  request_headers.clear();
   sink.reset();
-  response.status = 0;
-  response.headers.clear();
-  response.body.clear();
+  response = http_response{};
+  fields.release();
   body_bytes = 0;
-  max_body_bytes = 0;
   timer_due = time_point::max();
   added = false;
   head_done = false;
@@ -54,7 +123,7 @@ header_line_kind apply_header_line(transfer& t, std::string_view line) {
     return header_line_kind::ignored; // trailers
   if (line.starts_with("HTTP/")) {
     t.response.status = 0;
-    t.response.headers.clear();
+    t.fields.clear();
     auto sp = line.find(' ');
     if (sp != std::string_view::npos) {
       auto rest = line.substr(sp + 1);
@@ -77,31 +146,8 @@ header_line_kind apply_header_line(transfer& t, std::string_view line) {
   auto colon = content.find(':');
   if (colon == std::string_view::npos || colon == 0)
     return header_line_kind::ignored;
-  t.response.headers.push_back(
-      header{std::string{trim(content.substr(0, colon))},
-             std::string{trim(content.substr(colon + 1))}});
+  t.fields.add(trim(content.substr(0, colon)), trim(content.substr(colon + 1)));
   return header_line_kind::field;
-}
-
-curl_slist* make_header_list(const header_list& headers) {
-  curl_slist* list = nullptr;
-  std::string line;
-  for (const auto& h : headers) {
-    line.clear();
-    line += h.name;
-    // libcurl drops "Name:" (no value); "Name;" sends an empty value.
-    if (h.value.empty()) {
-      line += ';';
-    } else {
-      line += ": ";
-      line += h.value;
-    }
-    if (auto* next = curl_slist_append(list, line.c_str()); next != nullptr)
-      list = next;
-  }
-  if (auto* next = curl_slist_append(list, "Expect:"); next != nullptr)
-    list = next;
-  return list;
 }
 
 transport_error map_curl_code(CURLcode rc, CURL* easy) noexcept {

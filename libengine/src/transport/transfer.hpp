@@ -17,13 +17,71 @@
 
 namespace switchyard::transport_detail {
 
+/// The request header lines in the form libcurl reads them
+/// (CURLOPT_HTTPHEADER, which it does not copy), in one allocation: the list
+/// nodes, then the NUL-terminated lines they point to. Replaces one node and
+/// one copied line per header (curl_slist_append).
+class request_header_list {
+public:
+  request_header_list() = default;
+  request_header_list(const request_header_list&) = delete;
+  request_header_list& operator=(const request_header_list&) = delete;
+
+  /// Builds the list of `headers` plus `Expect:` (skips 100-continue).
+  void assign(const header_list& headers);
+
+  /// The list for CURLOPT_HTTPHEADER; null while empty.
+  curl_slist* get() const noexcept {
+    return reinterpret_cast<curl_slist*>(block_.get());
+  }
+
+  /// Frees the list.
+  void clear() noexcept {
+    block_.reset();
+  }
+
+private:
+  std::unique_ptr<std::byte[]> block_;
+};
+
+/// The fields of a response head as they arrive, packed into one buffer
+/// (lengths, then bytes) while the transfer runs: a `header_list` costs a
+/// 64-byte slot and up to two allocations per field.
+class response_fields {
+public:
+  /// Appends one field.
+  void add(std::string_view name, std::string_view value);
+
+  /// Drops the fields (a new head starts), keeping the buffer.
+  void clear() noexcept {
+    packed_.clear();
+  }
+
+  /// Frees the buffer.
+  void release() noexcept {
+    packed_ = std::string{};
+  }
+
+  /// Gives back the room reserved for more fields (the head is complete).
+  void shrink() {
+    packed_.shrink_to_fit();
+  }
+
+  /// The fields in arrival order.
+  header_list to_list() const;
+
+private:
+  std::string packed_;
+};
+
 /// One transfer: an easy handle plus everything the callbacks touch. Pooled
-/// and reused; `generation` tells a stale timer entry from a live one.
+/// and reused; `generation` tells a stale timer entry from a live one. Of
+/// its job it keeps only what the running transfer reads (libcurl copies the
+/// URL and the method).
 struct transfer {
   // -- owned resources, kept across reuse ------------------------------------
 
   CURL* easy = nullptr;
-  curl_slist* request_headers = nullptr;
   /// Opaque pointer back to the loop, for the callbacks.
   void* loop = nullptr;
   char error_buffer[CURL_ERROR_SIZE] = {};
@@ -32,20 +90,26 @@ struct transfer {
 
   uint64_t id = 0;
   uint32_t generation = 0;
-  http_job job;
-  std::shared_ptr<transfer_sink> sink;
-  /// The response as it arrives (status, headers; body unless streamed).
-  http_response response;
-  size_t body_bytes = 0;
-  size_t max_body_bytes = 0;
-  time_point submitted;
-  time_point last_activity;
-  /// Due time of this transfer's newest entry in the loop's timer heap.
-  time_point timer_due = time_point::max();
+  bool stream = false;
   bool added = false;
   bool head_done = false;
   bool first_byte_seen = false;
   bool too_large = false;
+  transfer_timeouts timeouts;
+  /// Read in place by libcurl (CURLOPT_POSTFIELDS), possibly more than once
+  /// (a request retried on a fresh connection): kept until the end.
+  std::string request_body;
+  request_header_list request_headers;
+  std::shared_ptr<transfer_sink> sink;
+  /// The response as it arrives: status and body (unless streamed); its
+  /// headers are in `fields` until the transfer ends.
+  http_response response;
+  response_fields fields;
+  size_t body_bytes = 0;
+  time_point submitted;
+  time_point last_activity;
+  /// Due time of this transfer's newest entry in the loop's timer heap.
+  time_point timer_due = time_point::max();
 
   transfer() = default;
   transfer(const transfer&) = delete;
@@ -54,7 +118,7 @@ struct transfer {
 
   /// True when the body goes to the sink as chunks (a 2xx stream).
   bool chunked_delivery() const noexcept {
-    return job.stream && response.status >= 200 && response.status < 300;
+    return stream && response.status >= 200 && response.status < 300;
   }
 
   /// Drops the job's data and bumps the generation, keeping the easy handle.
@@ -71,12 +135,10 @@ enum class header_line_kind {
 };
 
 /// Applies one raw header line (as libcurl's header callback passes it) to
-/// `t.response`: a status line starts over (1xx, redirects), a blank line
-/// ends the head of a final response, lines after it (trailers) are ignored.
+/// `t.response` and `t.fields`: a status line starts over (1xx, redirects), a
+/// blank line ends the head of a final response, lines after it (trailers) are
+/// ignored.
 header_line_kind apply_header_line(transfer& t, std::string_view line);
-
-/// Builds the request header list (plus `Expect:` to skip 100-continue).
-curl_slist* make_header_list(const header_list& headers);
 
 /// Maps a finished transfer's libcurl result to a transport error.
 transport_error map_curl_code(CURLcode rc, CURL* easy) noexcept;
