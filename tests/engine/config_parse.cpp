@@ -349,6 +349,7 @@ CAF_TEST(engine and hedge settings are read) {
                     {{"max_host_connections", 64},
                      {"max_connections", 512},
                      {"ca_file", "/etc/ssl/ca.pem"},
+                     {"ca_path", "/etc/ssl/extra"},
                      {"insecure_skip_verify", true},
                      {"max_response_bytes", 1048576}}}};
   cfg["routes"]["chat"]["hedge"] = {{"enabled", true},
@@ -361,6 +362,7 @@ CAF_TEST(engine and hedge settings are read) {
   CAF_CHECK_EQUAL(tr.max_host_connections, 64);
   CAF_CHECK_EQUAL(tr.max_connections, 512);
   CAF_CHECK_EQUAL(tr.ca_file, "/etc/ssl/ca.pem");
+  CAF_CHECK_EQUAL(tr.ca_path, "/etc/ssl/extra");
   CAF_CHECK(tr.insecure_skip_verify);
   CAF_CHECK_EQUAL(tr.max_response_bytes, 1048576u);
   auto& h = c.find_route("chat")->policy.hedge;

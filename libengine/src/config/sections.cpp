@@ -446,7 +446,7 @@ void apply_transport(reader& rd, const json& obj, const std::string& path,
                      transport_config& out) {
   if (!rd.object(obj, path,
                  {"max_host_connections", "max_connections", "ca_file",
-                  "insecure_skip_verify", "max_response_bytes"}))
+                  "ca_path", "insecure_skip_verify", "max_response_bytes"}))
     return;
   auto at = [&](std::string_view key) { return child(path, key); };
   with(obj, "max_host_connections", [&](const json& v) {
@@ -459,6 +459,9 @@ void apply_transport(reader& rd, const json& obj, const std::string& path,
   });
   with(obj, "ca_file", [&](const json& v) {
     set_if(rd.string(v, at("ca_file")), out.ca_file);
+  });
+  with(obj, "ca_path", [&](const json& v) {
+    set_if(rd.string(v, at("ca_path")), out.ca_path);
   });
   with(obj, "insecure_skip_verify", [&](const json& v) {
     set_if(rd.boolean(v, at("insecure_skip_verify")), out.insecure_skip_verify);

@@ -410,6 +410,11 @@ private:
       curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, to_millis_ceil(*c));
     if (!cfg_.ca_file.empty())
       curl_easy_setopt(e, CURLOPT_CAINFO, cfg_.ca_file.c_str());
+    // Debian's libcurl has /etc/ssl/certs built in as its CA path, and with
+    // a path set it parses the CA store anew for every connection. The
+    // bundle alone (the same certificates there) is parsed once and cached.
+    curl_easy_setopt(e, CURLOPT_CAPATH,
+                     cfg_.ca_path.empty() ? nullptr : cfg_.ca_path.c_str());
     if (cfg_.insecure_skip_verify) {
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
       curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
