@@ -132,14 +132,6 @@ uint32_t estimate_tokens(const chat_request& req) {
   return static_cast<uint32_t>(estimate_prompt_tokens(req) + out);
 }
 
-failure local_failure(error_class cls, std::string code, std::string msg) {
-  failure f;
-  f.cls = cls;
-  f.code = std::move(code);
-  f.message = std::move(msg);
-  return f;
-}
-
 /// Arms the active probe for the end of the current open period.
 void schedule_probe(self_ptr self, time_point now) {
   auto& rt = *self->state.rt;
@@ -224,8 +216,8 @@ void admit(self_ptr self, deployment_call call, bool probe) {
     if (probe)
       st.rt->breaker.release_probe();
     reply(self, call,
-          rejection(local_failure(error_class::bad_request, "duplicate_call",
-                                  "call is already running here"),
+          rejection(make_failure(error_class::bad_request, "duplicate_call",
+                                 "call is already running here"),
                     self->clock().now()));
     return;
   }
@@ -274,11 +266,11 @@ void cut_stream(self_ptr self, provider_state::pending_call& pc,
   auto ms = std::to_string(
       std::chrono::duration_cast<std::chrono::milliseconds>(limit).count());
   pc.cut = std::make_unique<failure>(
-      first_token ? local_failure(error_class::timeout, "first_token_timeout",
-                                  "no content within " + ms + " ms")
-                  : local_failure(error_class::timeout, "stream_max_duration",
-                                  "the stream ran longer than its limit of "
-                                      + ms + " ms"));
+      first_token ? make_failure(error_class::timeout, "first_token_timeout",
+                                 "no content within " + ms + " ms")
+                  : make_failure(error_class::timeout, "stream_max_duration",
+                                 "the stream ran longer than its limit of " + ms
+                                     + " ms"));
   self->state.core->client->cancel(pc.job);
 }
 
@@ -312,8 +304,8 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc) {
   auto left = pc.call.deadline - now;
   if (left <= timespan::zero()) {
     give_up(self, pc,
-            local_failure(error_class::timeout, "deadline_exceeded",
-                          "the call's deadline passed before the attempt"));
+            make_failure(error_class::timeout, "deadline_exceeded",
+                         "the call's deadline passed before the attempt"));
     return;
   }
   const auto& policy = pc.call.route->policy;
@@ -413,8 +405,8 @@ void finish(self_ptr self, uint64_t call_id,
       if (q.probe)
         st.rt->breaker.release_probe();
       reply(self, q.call,
-            rejection(local_failure(error_class::timeout, "deadline_exceeded",
-                                    "deadline passed while queued"),
+            rejection(make_failure(error_class::timeout, "deadline_exceeded",
+                                   "deadline passed while queued"),
                       now));
       continue;
     }
@@ -687,10 +679,10 @@ void on_call(self_ptr self, deployment_call& call) {
   if (probing(rt) || !rt.breaker.allow(now)) {
     emit_transition(self, now);
     reply(self, call,
-          rejection(local_failure(error_class::overloaded, "breaker_open",
-                                  "circuit breaker of " + rt.config.name
-                                      + " is open"),
-                    rt.breaker.retry_at(now)));
+          rejection(
+              make_failure(error_class::overloaded, "breaker_open",
+                           "circuit breaker of " + rt.config.name + " is open"),
+              rt.breaker.retry_at(now)));
     return;
   }
   emit_transition(self, now);
@@ -703,9 +695,9 @@ void on_call(self_ptr self, deployment_call& call) {
   if (!grant.granted) {
     release();
     reply(self, call,
-          rejection(local_failure(error_class::rate_limited, "local_rate_limit",
-                                  "local rate limit of " + rt.config.name
-                                      + " reached"),
+          rejection(make_failure(error_class::rate_limited, "local_rate_limit",
+                                 "local rate limit of " + rt.config.name
+                                     + " reached"),
                     grant.ready_at));
     return;
   }
@@ -714,10 +706,10 @@ void on_call(self_ptr self, deployment_call& call) {
     if (st.queue.size() >= rt.config.limits.max_queue) {
       release();
       reply(self, call,
-            rejection(local_failure(error_class::overloaded, "queue_full",
-                                    "in-flight cap of " + rt.config.name
-                                        + " reached and its queue is "
-                                          "full"),
+            rejection(make_failure(error_class::overloaded, "queue_full",
+                                   "in-flight cap of " + rt.config.name
+                                       + " reached and its queue is "
+                                         "full"),
                       now));
       return;
     }
@@ -741,8 +733,8 @@ void reply_from_dtor(const deployment_call& call, deployment_result r) {
 } // namespace
 
 provider_state::~provider_state() {
-  auto gone = local_failure(error_class::connection, "provider_restarted",
-                            "the provider actor stopped during the call");
+  auto gone = make_failure(error_class::connection, "provider_restarted",
+                           "the provider actor stopped during the call");
   if (probe_key != 0 && core && core->client && rt) {
     core->client->cancel(probe_job);
     rt->breaker.release_probe();
@@ -796,8 +788,8 @@ provider(provider_actor::stateful_pointer<provider_state> self,
           if (q->probe)
             st.rt->breaker.release_probe();
           reply(self, q->call,
-                rejection(local_failure(error_class::cancelled, "cancelled",
-                                        "cancelled"),
+                rejection(make_failure(error_class::cancelled, "cancelled",
+                                       "cancelled"),
                           self->clock().now()));
           st.queue.erase(q);
           return;
@@ -806,7 +798,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         if (i == st.calls.end())
           return;
         i->second.last
-            = local_failure(error_class::cancelled, "cancelled", "cancelled");
+            = make_failure(error_class::cancelled, "cancelled", "cancelled");
         finish(self, call_id);
       },
       [self](status_atom) {

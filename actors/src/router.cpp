@@ -33,14 +33,6 @@ private:
   uint64_t state_;
 };
 
-failure make_failure(error_class cls, std::string code, std::string msg) {
-  failure f;
-  f.cls = cls;
-  f.code = std::move(code);
-  f.message = std::move(msg);
-  return f;
-}
-
 /// Sums the usage the attempts reported (estimates included).
 std::optional<usage> total_usage(const std::vector<attempt_record>& trail) {
   std::optional<usage> sum;
@@ -475,8 +467,8 @@ void on_provider_down(self_ptr self, const caf::down_msg& dm) {
     for (auto& r : c.running)
       if (r.actor == dm.source)
         lost.emplace_back(id, r.dispatch);
-  for (auto& [id, dispatch] : lost)
-    with_call(self, id, [&](routed_call& c) {
+  for (auto [id, dispatch] : lost)
+    with_call(self, id, [&, dispatch = dispatch](routed_call& c) {
       deployment_result r;
       r.failure = make_failure(error_class::connection, "provider_restarted",
                                "provider actor stopped: "

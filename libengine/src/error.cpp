@@ -23,6 +23,14 @@ std::optional<error_class> parse_error_class(std::string_view name) noexcept {
   return std::nullopt;
 }
 
+failure make_failure(error_class cls, std::string code, std::string message) {
+  failure f;
+  f.cls = cls;
+  f.code = std::move(code);
+  f.message = std::move(message);
+  return f;
+}
+
 std::string to_string(const failure& f) {
   std::string out{to_string(f.cls)};
   if (f.status != 0 || !f.code.empty()) {

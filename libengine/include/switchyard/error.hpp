@@ -68,6 +68,10 @@ struct failure {
   std::optional<bool> should_retry;
 };
 
+/// A failure the engine itself decided on (no HTTP status): class, code and
+/// message.
+failure make_failure(error_class cls, std::string code, std::string message);
+
 /// Renders a failure for logs and error messages: "rate_limited (429
 /// rate_limit_exceeded): Rate limit reached ...".
 std::string to_string(const failure& f);

@@ -6,11 +6,7 @@ namespace switchyard {
 namespace {
 
 failure stream_failure(std::string code, std::string msg) {
-  failure f;
-  f.cls = error_class::malformed;
-  f.code = std::move(code);
-  f.message = std::move(msg);
-  return f;
+  return make_failure(error_class::malformed, std::move(code), std::move(msg));
 }
 
 } // namespace

@@ -88,7 +88,7 @@ constexpr long stream_buffer_bytes = 1024;
 
 /// Upload buffer of every transfer (CURLOPT_UPLOAD_BUFFERSIZE; curl's
 /// minimum, its default is 64 KiB).
-constexpr long upload_buffer_bytes = 16 * 1024;
+constexpr long upload_buffer_bytes = 16L * 1024;
 
 /// A job waiting for the loop to pick it up.
 struct pending_job {
