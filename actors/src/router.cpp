@@ -14,6 +14,27 @@ namespace {
 
 using self_ptr = router_actor::stateful_pointer<router_state>;
 
+/// The router running a caller's callback on this thread, if any.
+thread_local self_ptr callback_router = nullptr;
+
+/// Marks the router whose callback runs, for `send_from_callback`.
+class callback_scope {
+public:
+  explicit callback_scope(self_ptr self) : prev_(callback_router) {
+    callback_router = self;
+  }
+
+  ~callback_scope() {
+    callback_router = prev_;
+  }
+
+  callback_scope(const callback_scope&) = delete;
+  callback_scope& operator=(const callback_scope&) = delete;
+
+private:
+  self_ptr prev_;
+};
+
 /// A tiny per-call generator (splitmix64): seeding a Mersenne Twister per
 /// call would cost more than the whole routing decision.
 class splitmix_random final : public random_generator {
@@ -89,8 +110,10 @@ void finish(self_ptr self, routed_call& c, call_result result) {
     core.emit(ev);
   }
   auto done = std::move(c.done);
-  if (done)
+  if (done) {
+    callback_scope scope{self};
     done(std::move(result));
+  }
   core.calls.ended();
 }
 
@@ -574,6 +597,13 @@ void start_call(self_ptr self, call_start& cs) {
 }
 
 } // namespace
+
+bool send_from_callback(const router_actor& dest, call_start& cs) {
+  if (callback_router == nullptr)
+    return false;
+  callback_router->send(dest, call_atom::value, std::move(cs));
+  return true;
+}
 
 router_state::~router_state() {
   deadlines.clear();

@@ -96,6 +96,12 @@ struct router_state {
   ~router_state();
 };
 
+/// Sends `cs` to `dest` as the router whose callback runs on this thread,
+/// if one does: a caller that starts its next call from a callback then
+/// keeps it on this worker instead of waking another one. Returns false
+/// (and leaves `cs` alone) when no router callback runs here.
+bool send_from_callback(const router_actor& dest, call_start& cs);
+
 /// The ROUTER behaviour: runs the calls sent to this shard over the
 /// deployments of `core`.
 router_actor::behavior_type

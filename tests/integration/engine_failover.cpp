@@ -2,6 +2,10 @@
 #include "integration/support_engine.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <functional>
+#include <future>
+#include <mutex>
 
 #include <caf/test/unit_test.hpp>
 
@@ -137,4 +141,77 @@ CAF_TEST(500 calls through a flaky primary all succeed within the deadline) {
   eng->shutdown();
   CAF_CHECK_EQUAL(primary.proc.stop(), 0);
   CAF_CHECK_EQUAL(secondary.proc.stop(), 0);
+}
+
+CAF_TEST(calls started from a callback run and can be cancelled) {
+  // Each answer starts the next call from inside its callback (on an engine
+  // thread, the way pipelines chain calls): 200 in a row, through a primary
+  // that fails a third of them over to the secondary. Then a chained call
+  // that hangs is cancelled from the caller's thread.
+  auto primary = start_mock();
+  auto secondary = start_mock();
+  load_scenario(primary,
+                {{"rules",
+                  {{{"kind", "openai_chat"},
+                    {"faults", {{{"fault", "overloaded"}, {"p", 0.33}}}}}}}});
+  auto eng = make_engine(flaky_config(primary, secondary));
+  struct chain {
+    std::mutex mtx;
+    std::condition_variable cv;
+    size_t answered = 0;
+    size_t failed = 0;
+    bool ended = false;
+  };
+  auto state = std::make_shared<chain>();
+  constexpr size_t n = 200;
+  std::function<void(size_t)> next = [&](size_t i) {
+    eng->complete(user_request("link " + std::to_string(i)), {},
+                  [&, state, i](call_result r) {
+                    {
+                      std::lock_guard guard{state->mtx};
+                      ++(r ? state->answered : state->failed);
+                    }
+                    if (i + 1 < n) {
+                      next(i + 1);
+                      return;
+                    }
+                    std::lock_guard guard{state->mtx};
+                    state->ended = true;
+                    state->cv.notify_all();
+                  });
+  };
+  next(0);
+  {
+    std::unique_lock guard{state->mtx};
+    CAF_REQUIRE(state->cv.wait_for(guard, 60s, [&] { return state->ended; }));
+    CAF_CHECK_EQUAL(state->answered, n);
+    CAF_CHECK_EQUAL(state->failed, 0u);
+  }
+  CAF_CHECK_EQUAL(mock_total(primary), static_cast<int64_t>(n));
+  CAF_CHECK_GREATER(mock_total(secondary), 0);
+  // A call chained from a callback (pinned to the primary, which now hangs)
+  // is cancelled by id from the caller's thread.
+  load_scenario(primary, {{"rules",
+                           {{{"kind", "openai_chat"},
+                             {"faults", {{{"fault", "hang"}, {"p", 1.0}}}}}}}});
+  std::promise<uint64_t> chained_id;
+  std::promise<call_result> chained_result;
+  eng->complete(user_request("first"), {}, [&](call_result) {
+    call_options pinned;
+    pinned.pin = "primary-gpt";
+    chained_id.set_value(
+        eng->complete(user_request("second"), pinned, [&](call_result r) {
+          chained_result.set_value(std::move(r));
+        }));
+  });
+  auto id_future = chained_id.get_future();
+  CAF_REQUIRE(id_future.wait_for(10s) == std::future_status::ready);
+  auto id = id_future.get();
+  auto result_future = chained_result.get_future();
+  CAF_CHECK(result_future.wait_for(100ms) == std::future_status::timeout);
+  eng->cancel(id);
+  CAF_REQUIRE(result_future.wait_for(2s) == std::future_status::ready);
+  auto r = result_future.get();
+  CAF_REQUIRE(!r);
+  CAF_CHECK_EQUAL(r.error().failure.code, "cancelled");
 }
