@@ -1,9 +1,10 @@
 // bench-engine_inprocess: the embedded engine's own cost. The upstream is an
 // in-process fake http_client that answers every job from inside submit()
 // (on the provider actor's thread) with a canned OpenAI chat completion, so
-// everything measured is the engine: spawning the call actor, routing,
-// breaker / limiter bookkeeping, building the request JSON, parsing the
-// response JSON, three actor messages per call and the callback.
+// everything measured is the engine: the call's state in its router shard,
+// routing, breaker / limiter bookkeeping, building the request JSON,
+// parsing the response JSON, four actor messages per call (start, call,
+// transfer, result) and the callback.
 //
 // A fixed number of calls is kept in flight: each callback starts the next
 // call. Prints calls/s, CPU µs per call (getrusage, user + system, all
