@@ -599,7 +599,10 @@ void start_call(self_ptr self, call_start& cs) {
 } // namespace
 
 bool send_from_callback(const router_actor& dest, call_start& cs) {
-  if (callback_router == nullptr)
+  // Only within one engine: a callback may start a call on another engine,
+  // whose actors must not be scheduled on this engine's workers.
+  if (callback_router == nullptr
+      || &callback_router->home_system() != &dest->home_system())
     return false;
   callback_router->send(dest, call_atom::value, std::move(cs));
   return true;

@@ -97,9 +97,9 @@ struct router_state {
 };
 
 /// Sends `cs` to `dest` as the router whose callback runs on this thread,
-/// if one does: a caller that starts its next call from a callback then
-/// keeps it on this worker instead of waking another one. Returns false
-/// (and leaves `cs` alone) when no router callback runs here.
+/// if one does and belongs to the same engine: a caller that starts its next
+/// call from a callback then keeps it on this worker instead of waking
+/// another one. Returns false (and leaves `cs` alone) otherwise.
 bool send_from_callback(const router_actor& dest, call_start& cs);
 
 /// The ROUTER behaviour: runs the calls sent to this shard over the

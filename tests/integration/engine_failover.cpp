@@ -6,6 +6,8 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <thread>
+#include <utility>
 
 #include <caf/test/unit_test.hpp>
 
@@ -214,4 +216,35 @@ CAF_TEST(calls started from a callback run and can be cancelled) {
   auto r = result_future.get();
   CAF_REQUIRE(!r);
   CAF_CHECK_EQUAL(r.error().failure.code, "cancelled");
+}
+
+CAF_TEST(a callback that starts a call on another engine leaves it there) {
+  // One worker each: were B's call handed to B's router as A's router (on
+  // A's worker), B's router would run, and answer, on A's only worker.
+  auto primary = start_mock();
+  auto secondary = start_mock();
+  auto cfg = flaky_config(primary, secondary);
+  cfg["engine"]["threads"] = 1;
+  auto a = make_engine(cfg);
+  auto b = make_engine(cfg);
+  std::promise<std::thread::id> a_thread;
+  std::promise<std::pair<std::thread::id, bool>> b_outcome;
+  a->complete(user_request("to a"), {}, [&](call_result) {
+    a_thread.set_value(std::this_thread::get_id());
+    // An unknown route: B's router answers at once, on whatever thread
+    // runs it.
+    call_options nowhere;
+    nowhere.route = "nowhere";
+    b->complete(user_request("to b"), nowhere, [&](call_result r) {
+      b_outcome.set_value({std::this_thread::get_id(),
+                           !r && r.error().failure.code == "unknown_route"});
+    });
+  });
+  auto fa = a_thread.get_future();
+  auto fb = b_outcome.get_future();
+  CAF_REQUIRE(fa.wait_for(10s) == std::future_status::ready);
+  CAF_REQUIRE(fb.wait_for(10s) == std::future_status::ready);
+  auto [b_thread, refused] = fb.get();
+  CAF_CHECK(refused);
+  CAF_CHECK_NOT_EQUAL(b_thread, fa.get());
 }
