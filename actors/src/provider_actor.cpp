@@ -708,8 +708,7 @@ void on_call(self_ptr self, deployment_call& call) {
       reply(self, call,
             rejection(make_failure(error_class::overloaded, "queue_full",
                                    "in-flight cap of " + rt.config.name
-                                       + " reached and its queue is "
-                                         "full"),
+                                       + " reached and its queue is full"),
                       now));
       return;
     }
@@ -718,10 +717,6 @@ void on_call(self_ptr self, deployment_call& call) {
   }
   admit(self, std::move(call), probe);
 }
-
-} // namespace
-
-namespace {
 
 /// Sends the outcome of `call` to its router while the actor stops.
 void reply_from_dtor(const deployment_call& call, deployment_result r) {
