@@ -20,6 +20,8 @@ struct engine::impl {
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<engine_core> core;
   supervisor_actor sup;
+  /// The core's call counter, which outlives the core.
+  std::shared_ptr<call_counter> calls;
   /// The router shards; a call's id picks its shard.
   std::vector<router_actor> routers;
   std::atomic<uint64_t> next_id{1};
@@ -65,6 +67,7 @@ engine::create(engine_config cfg, engine_options opts) {
   auto now = ptr->sys->clock().now();
   ptr->core = std::make_shared<engine_core>(std::move(cfg), std::move(client),
                                             std::move(opts.events), seed, now);
+  ptr->calls = ptr->core->calls;
   ptr->sup = ptr->sys->spawn(supervisor, ptr->core);
   for (size_t i = 0; i < threads; ++i)
     ptr->routers.push_back(ptr->sys->spawn(router, ptr->core));
@@ -103,7 +106,11 @@ uint64_t engine::complete(chat_request req, call_options opts,
 uint64_t engine::start(chat_request req, call_options opts, call_callback done,
                        std::shared_ptr<stream_sink> sink) {
   auto& d = *impl_;
+  // Counted before the check: a shutdown that stops accepting after this
+  // call passed it then waits for it (both are sequentially consistent).
+  d.calls->started();
   if (!d.accepting.load()) {
+    d.calls->ended();
     call_error err;
     err.failure.cls = error_class::cancelled;
     err.failure.code = "shutdown";
@@ -114,7 +121,6 @@ uint64_t engine::start(chat_request req, call_options opts, call_callback done,
     return 0;
   }
   auto id = d.next_id.fetch_add(1, std::memory_order_relaxed);
-  d.core->calls.started();
   call_start cs;
   cs.id = id;
   cs.request = std::make_shared<const chat_request>(std::move(req));
@@ -287,10 +293,10 @@ void engine::shutdown(timespan drain) {
   if (d.stopped.exchange(true))
     return;
   d.accepting = false;
-  if (!d.core->calls.wait_idle(drain)) {
+  if (!d.calls->wait_idle(drain)) {
     for (auto& r : d.routers)
       caf::anon_send(r, cancel_atom::value);
-    d.core->calls.wait_idle(std::chrono::seconds{5});
+    d.calls->wait_idle(std::chrono::seconds{5});
   }
   for (auto& r : d.routers)
     caf::anon_send_exit(r, caf::exit_reason::user_shutdown);

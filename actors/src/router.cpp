@@ -114,7 +114,7 @@ void finish(self_ptr self, routed_call& c, call_result result) {
     callback_scope scope{self};
     done(std::move(result));
   }
-  core.calls.ended();
+  core.calls->ended();
 }
 
 void fail(self_ptr self, routed_call& c, failure f) {
@@ -548,7 +548,7 @@ void start_call(self_ptr self, call_start& cs) {
       cs.sink->on_event(stream_error{err.failure, {}});
     if (cs.done)
       cs.done(unexpected{std::move(err)});
-    st.core->calls.ended();
+    st.core->calls->ended();
     return;
   }
   auto& c = i->second;
@@ -625,7 +625,7 @@ router_state::~router_state() {
     if (c.done)
       c.done(unexpected{std::move(err)});
     if (core)
-      core->calls.ended();
+      core->calls->ended();
   }
 }
 

@@ -160,18 +160,18 @@ private:
 class call_counter {
 public:
   void started() noexcept {
-    running_.fetch_add(1, std::memory_order_relaxed);
+    running_.fetch_add(1);
   }
 
   void ended() {
-    if (running_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (running_.fetch_sub(1) == 1) {
       std::lock_guard guard{mtx_};
       idle_.notify_all();
     }
   }
 
   uint64_t running() const noexcept {
-    return running_.load(std::memory_order_acquire);
+    return running_.load();
   }
 
   /// Waits up to `timeout` for every call to end; true when none runs.
@@ -199,8 +199,9 @@ struct engine_core {
   std::map<std::string, size_t, std::less<>> deployment_index;
   std::map<std::string, route_plan, std::less<>> routes;
   provider_directory directory;
-  /// Calls started and not yet answered.
-  call_counter calls;
+  /// Calls started and not yet answered; shared with the engine, which
+  /// counts calls started after its core is gone.
+  std::shared_ptr<call_counter> calls = std::make_shared<call_counter>();
 
   /// Returns the plan of `name` (the default route when empty), or nullptr.
   const route_plan* find_route(std::string_view name) const;

@@ -78,7 +78,7 @@ uint64_t actor_fixture::call(call_options opts) {
   cs.options = std::move(opts);
   cs.done
       = [out, id](call_result r) { out->insert_or_assign(id, std::move(r)); };
-  core->calls.started();
+  core->calls->started();
   caf::anon_send(router, call_atom::value, std::move(cs));
   consume_messages();
   return id;
@@ -124,7 +124,7 @@ uint64_t actor_fixture::stream(call_options opts, size_t capacity) {
   cs.done
       = [out, id](call_result r) { out->insert_or_assign(id, std::move(r)); };
   cs.sink = std::make_shared<recording_sink>(streams, id, capacity);
-  core->calls.started();
+  core->calls->started();
   caf::anon_send(router, call_atom::value, std::move(cs));
   consume_messages();
   return id;
