@@ -20,8 +20,9 @@ struct engine::impl {
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<engine_core> core;
   supervisor_actor sup;
-  /// The core's call counter, which outlives the core.
+  /// The core's call counter and configuration, which outlive the core.
   std::shared_ptr<call_counter> calls;
+  std::shared_ptr<const engine_config> config;
   /// The router shards; a call's id picks its shard.
   std::vector<router_actor> routers;
   std::atomic<uint64_t> next_id{1};
@@ -68,6 +69,7 @@ engine::create(engine_config cfg, engine_options opts) {
   ptr->core = std::make_shared<engine_core>(std::move(cfg), std::move(client),
                                             std::move(opts.events), seed, now);
   ptr->calls = ptr->core->calls;
+  ptr->config = ptr->core->config;
   ptr->sup = ptr->sys->spawn(supervisor, ptr->core);
   for (size_t i = 0; i < threads; ++i)
     ptr->routers.push_back(ptr->sys->spawn(router, ptr->core));
@@ -270,6 +272,8 @@ void engine::cancel(uint64_t call_id) {
 std::vector<deployment_status> engine::status() const {
   auto& d = *impl_;
   std::vector<deployment_status> out;
+  if (d.core == nullptr)
+    return out; // shut down: no deployment runs
   caf::scoped_actor self{*d.sys};
   for (size_t i = 0; i < d.core->deployments.size(); ++i) {
     auto& rt = *d.core->deployments[i];
@@ -320,7 +324,7 @@ bool engine::crash_provider(const std::string& deployment) {
 }
 
 const engine_config& engine::config() const noexcept {
-  return *impl_->core->config;
+  return *impl_->config;
 }
 
 } // namespace switchyard

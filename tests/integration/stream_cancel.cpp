@@ -231,10 +231,18 @@ CAF_TEST(a shutdown that cannot drain cancels what is left) {
   CAF_REQUIRE_EQUAL(evs.size(), 1u);
   check_cancelled_end(evs);
   CAF_CHECK(eventually([&] { return r.open_upstream() == 0; }, 2s));
-  // A call after the shutdown is refused at once.
+  // A call after the shutdown is refused at once, a stream too; the engine
+  // still answers what it is and that nothing runs.
   auto late = r.eng->complete(question()).get();
   CAF_REQUIRE(!late);
   CAF_CHECK_EQUAL(late.error().failure.code, "shutdown");
+  auto late_stream = r.eng->stream(question());
+  auto late_events = read_all(*late_stream, 1s);
+  CAF_REQUIRE_EQUAL(late_events.size(), 1u);
+  CAF_CHECK(std::holds_alternative<stream_error>(late_events[0]));
+  CAF_CHECK(r.eng->status().empty());
+  CAF_CHECK_EQUAL(r.eng->config().routes.count("chat"), 1u);
+  r.eng->shutdown(); // idempotent
   CAF_CHECK_EQUAL(mock_total(r.upstream), 3);
   CAF_CHECK_EQUAL(mock_total(r.spare), 0);
 }
