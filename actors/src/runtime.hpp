@@ -192,6 +192,15 @@ struct engine_core {
   engine_core(engine_config cfg, std::shared_ptr<http_client> http,
               std::shared_ptr<event_sink> sink, uint64_t seed, time_point now);
 
+  /// Lets go of the client first: a transport that ends with the core stops
+  /// while the deployments and routes its sinks may point into still exist.
+  ~engine_core() {
+    client.reset();
+  }
+
+  engine_core(const engine_core&) = delete;
+  engine_core& operator=(const engine_core&) = delete;
+
   std::shared_ptr<const engine_config> config;
   std::shared_ptr<http_client> client;
   std::shared_ptr<event_sink> events;
