@@ -197,11 +197,16 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc);
 
 /// Sends the outcome of `call` to its router. Sent as this actor (not
 /// anonymously), so that an idle router runs next on this worker instead of
-/// waking another one.
+/// waking another one; anonymously only while the actor stops (null `self`).
 void reply(self_ptr self, const deployment_call& call, deployment_result r) {
-  if (call.reply_to)
+  if (!call.reply_to)
+    return;
+  if (self != nullptr)
     self->send(call.reply_to, result_atom::value, call.call_id, call.dispatch,
                std::move(r));
+  else
+    caf::anon_send(call.reply_to, result_atom::value, call.call_id,
+                   call.dispatch, std::move(r));
 }
 
 /// Delivers the outcome of a call, frees its slot and admits queued calls.
@@ -235,24 +240,23 @@ void give_up(self_ptr self, provider_state::pending_call& pc, failure f) {
 
 /// Makes sure a limit timer fires at or before `at`.
 void arm_limits(self_ptr self, time_point at) {
-  if (!self->state.limit_timers.arm(at))
-    return;
-  self->delayed_send(caf::actor_cast<provider_actor>(self),
-                     std::max(at - self->clock().now(), timespan{0}),
-                     timeout_atom::value, to_ns(at));
+  self->state.limit_timers.schedule<provider_actor>(self, at,
+                                                    timeout_atom::value);
+}
+
+/// Removes one limit of an attempt from the index, if it is there.
+void drop_limit(provider_state::limit_index& limits,
+                std::optional<provider_state::limit_index::iterator>& entry) {
+  if (entry) {
+    limits.erase(*entry);
+    entry.reset();
+  }
 }
 
 /// Removes an attempt's limits from the index (it ended).
 void drop_limits(self_ptr self, provider_state::pending_call& pc) {
-  auto& limits = self->state.limits;
-  if (pc.first_token_limit) {
-    limits.erase(*pc.first_token_limit);
-    pc.first_token_limit.reset();
-  }
-  if (pc.total_limit) {
-    limits.erase(*pc.total_limit);
-    pc.total_limit.reset();
-  }
+  drop_limit(self->state.limits, pc.first_token_limit);
+  drop_limit(self->state.limits, pc.total_limit);
 }
 
 /// A streamed attempt reached its first-token (or total) limit: cut it. The
@@ -718,13 +722,6 @@ void on_call(self_ptr self, deployment_call& call) {
   admit(self, std::move(call), probe);
 }
 
-/// Sends the outcome of `call` to its router while the actor stops.
-void reply_from_dtor(const deployment_call& call, deployment_result r) {
-  if (call.reply_to)
-    caf::anon_send(call.reply_to, result_atom::value, call.call_id,
-                   call.dispatch, std::move(r));
-}
-
 } // namespace
 
 provider_state::~provider_state() {
@@ -742,12 +739,12 @@ provider_state::~provider_state() {
     if (rt)
       rt->board.in_flight.fetch_sub(1, std::memory_order_relaxed);
     pc.last = gone;
-    reply_from_dtor(pc.call, outcome(pc, std::nullopt));
+    reply(nullptr, pc.call, outcome(pc, std::nullopt));
   }
   for (auto& q : queue) {
     if (q.probe && rt)
       rt->breaker.release_probe();
-    reply_from_dtor(q.call, rejection(gone, time_point{}));
+    reply(nullptr, q.call, rejection(gone, time_point{}));
   }
 }
 
@@ -830,10 +827,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         auto& pc = st.calls.at(k->second);
         pc.content = true;
         pc.first_token_at = self->clock().now();
-        if (pc.first_token_limit) {
-          st.limits.erase(*pc.first_token_limit);
-          pc.first_token_limit.reset();
-        }
+        drop_limit(st.limits, pc.first_token_limit);
       },
       [self](timeout_atom, int64_t at) { on_limit_timer(self, from_ns(at)); },
       [self](retry_atom, uint64_t call_id, uint64_t generation) {

@@ -167,24 +167,25 @@ uint32_t attempts_made(const routed_call& c) {
       c.trail.begin(), c.trail.end(), [](auto& r) { return r.status != -1; }));
 }
 
-/// Ends the call as timed out and frees its upstream transfers.
-void deadline_passed(self_ptr self, routed_call& c) {
+/// Ends the call with `f` and frees its upstream transfers.
+void abort_call(self_ptr self, routed_call& c, failure f) {
   if (c.finished)
     return;
   cancel_running(self, c);
-  fail(self, c,
-       make_failure(error_class::timeout, "deadline_exceeded",
-                    "the call's deadline passed"));
+  fail(self, c, std::move(f));
+}
+
+/// Ends the call as timed out and frees its upstream transfers.
+void deadline_passed(self_ptr self, routed_call& c) {
+  abort_call(self, c,
+             make_failure(error_class::timeout, "deadline_exceeded",
+                          "the call's deadline passed"));
 }
 
 /// Makes sure a deadline timer fires at or before `at`: a pending one that
 /// does will re-arm for what is left then.
 void arm_deadline(self_ptr self, time_point at) {
-  if (!self->state.timers.arm(at))
-    return;
-  auto delay = std::max(at - self->clock().now(), timespan{0});
-  self->delayed_send(caf::actor_cast<router_actor>(self), delay,
-                     deadline_atom::value, to_ns(at));
+  self->state.timers.schedule<router_actor>(self, at, deadline_atom::value);
 }
 
 /// The deadline timer for `at` fired: ends every call whose deadline passed
@@ -212,7 +213,6 @@ void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
     core.emit(fallback_taken{
         c.id, core.deployments[*c.last_deployment]->config.name, rt.config.name,
         std::string{to_string(c.last_failure->cls)}});
-  c.dispatched_any = true;
   auto hdl = core.directory.get(dep);
   if (st.watched[dep] != hdl.address()) {
     // A crash of this actor must fail over the calls sent to it, even those
@@ -302,7 +302,7 @@ void dispatch_next(self_ptr self, routed_call& c) {
   }
   if (!c.running.empty())
     return; // a hedged attempt may still win
-  if (!c.dispatched_any) {
+  if (c.dispatches == 0) {
     auto wait = c.soonest == time_point::max()
                     ? std::string{"unknown"}
                     : std::to_string(
@@ -325,13 +325,13 @@ void dispatch_next(self_ptr self, routed_call& c) {
 
 /// The caller's stream cannot take more: cancel upstream and say why.
 void slow_consumer(self_ptr self, routed_call& c) {
-  cancel_running(self, c);
-  fail(self, c,
-       make_failure(
-           error_class::overloaded, "slow_consumer",
-           "the caller did not read the stream fast enough (buffer of "
-               + std::to_string(c.plan->config->policy.stream.buffer_events)
-               + " events full); the call was cancelled"));
+  abort_call(
+      self, c,
+      make_failure(
+          error_class::overloaded, "slow_consumer",
+          "the caller did not read the stream fast enough (buffer of "
+              + std::to_string(c.plan->config->policy.stream.buffer_events)
+              + " events full); the call was cancelled"));
 }
 
 /// A streamed dispatch failed after its content reached the caller: applies
@@ -645,12 +645,9 @@ router(router_actor::stateful_pointer<router_state> self,
       },
       [self](cancel_atom, uint64_t id) {
         with_call(self, id, [&](routed_call& c) {
-          if (c.finished)
-            return;
-          cancel_running(self, c);
-          fail(self, c,
-               make_failure(error_class::cancelled, "cancelled",
-                            "cancelled by the caller"));
+          abort_call(self, c,
+                     make_failure(error_class::cancelled, "cancelled",
+                                  "cancelled by the caller"));
         });
       },
       [self](cancel_atom) {
@@ -659,10 +656,9 @@ router(router_actor::stateful_pointer<router_state> self,
           ids.push_back(id);
         for (auto id : ids)
           with_call(self, id, [&](routed_call& c) {
-            cancel_running(self, c);
-            fail(self, c,
-                 make_failure(error_class::cancelled, "shutdown",
-                              "the engine is shutting down"));
+            abort_call(self, c,
+                       make_failure(error_class::cancelled, "shutdown",
+                                    "the engine is shutting down"));
           });
       },
       [self](hedge_atom, uint64_t id, uint64_t generation) {
@@ -680,10 +676,7 @@ router(router_actor::stateful_pointer<router_state> self,
         });
       },
       [self](slow_atom, uint64_t id) {
-        with_call(self, id, [&](routed_call& c) {
-          if (!c.finished)
-            slow_consumer(self, c);
-        });
+        with_call(self, id, [&](routed_call& c) { slow_consumer(self, c); });
       },
       [self](resend_atom, uint64_t id, uint64_t dep,
              const caf::actor_addr& dead, uint32_t polls) {

@@ -55,7 +55,6 @@ struct routed_call : boost::intrusive::set_base_hook<> {
   uint64_t hedge_generation = 0;
   /// Pinned to one deployment: no fallback, no hedging.
   bool pinned = false;
-  bool dispatched_any = false;
   bool finished = false;
 
   // -- streamed calls only

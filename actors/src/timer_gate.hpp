@@ -1,8 +1,12 @@
 #pragma once
 
+#include "runtime.hpp"
 #include "switchyard/time.hpp"
 
+#include <algorithm>
 #include <set>
+
+#include <caf/actor_cast.hpp>
 
 namespace switchyard {
 
@@ -21,6 +25,17 @@ public:
       return false;
     pending_.insert(at);
     return true;
+  }
+
+  /// Unless a pending timer fires by `at`, sends `self` (as a `Handle`) the
+  /// message `(atom, at in ns since the epoch)` at `at`.
+  template <class Handle, class Self, class Atom>
+  void schedule(Self self, time_point at, Atom atom) {
+    if (!arm(at))
+      return;
+    self->delayed_send(caf::actor_cast<Handle>(self),
+                       std::max(at - self->clock().now(), timespan{0}), atom,
+                       to_ns(at));
   }
 
   /// The timer sent for `at` fired.
