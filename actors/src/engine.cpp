@@ -114,9 +114,8 @@ uint64_t engine::start(chat_request req, call_options opts, call_callback done,
   if (!d.accepting.load()) {
     d.calls->ended();
     call_error err;
-    err.failure.cls = error_class::cancelled;
-    err.failure.code = "shutdown";
-    err.failure.message = "the engine is shutting down";
+    err.failure
+        = make_failure(engine_code::shutdown, "the engine is shutting down");
     if (sink)
       sink->on_event(stream_error{err.failure, {}});
     done(unexpected{std::move(err)});

@@ -221,7 +221,7 @@ void admit(self_ptr self, deployment_call call, bool probe) {
     if (probe)
       st.rt->breaker.release_probe();
     reply(self, call,
-          rejection(make_failure(error_class::bad_request, "duplicate_call",
+          rejection(make_failure(engine_code::duplicate_call,
                                  "call is already running here"),
                     self->clock().now()));
     return;
@@ -270,9 +270,9 @@ void cut_stream(self_ptr self, provider_state::pending_call& pc,
   auto ms = std::to_string(
       std::chrono::duration_cast<std::chrono::milliseconds>(limit).count());
   pc.cut = std::make_unique<failure>(
-      first_token ? make_failure(error_class::timeout, "first_token_timeout",
+      first_token ? make_failure(engine_code::first_token_timeout,
                                  "no content within " + ms + " ms")
-                  : make_failure(error_class::timeout, "stream_max_duration",
+                  : make_failure(engine_code::stream_max_duration,
                                  "the stream ran longer than its limit of " + ms
                                      + " ms"));
   self->state.core->client->cancel(pc.job);
@@ -308,7 +308,7 @@ void start_attempt(self_ptr self, provider_state::pending_call& pc) {
   auto left = pc.call.deadline - now;
   if (left <= timespan::zero()) {
     give_up(self, pc,
-            make_failure(error_class::timeout, "deadline_exceeded",
+            make_failure(engine_code::deadline_exceeded,
                          "the call's deadline passed before the attempt"));
     return;
   }
@@ -409,7 +409,7 @@ void finish(self_ptr self, uint64_t call_id,
       if (q.probe)
         st.rt->breaker.release_probe();
       reply(self, q.call,
-            rejection(make_failure(error_class::timeout, "deadline_exceeded",
+            rejection(make_failure(engine_code::deadline_exceeded,
                                    "deadline passed while queued"),
                       now));
       continue;
@@ -684,7 +684,7 @@ void on_call(self_ptr self, deployment_call& call) {
     emit_transition(self, now);
     reply(self, call,
           rejection(
-              make_failure(error_class::overloaded, "breaker_open",
+              make_failure(engine_code::breaker_open,
                            "circuit breaker of " + rt.config.name + " is open"),
               rt.breaker.retry_at(now)));
     return;
@@ -699,7 +699,7 @@ void on_call(self_ptr self, deployment_call& call) {
   if (!grant.granted) {
     release();
     reply(self, call,
-          rejection(make_failure(error_class::rate_limited, "local_rate_limit",
+          rejection(make_failure(engine_code::local_rate_limit,
                                  "local rate limit of " + rt.config.name
                                      + " reached"),
                     grant.ready_at));
@@ -710,7 +710,7 @@ void on_call(self_ptr self, deployment_call& call) {
     if (st.queue.size() >= rt.config.limits.max_queue) {
       release();
       reply(self, call,
-            rejection(make_failure(error_class::overloaded, "queue_full",
+            rejection(make_failure(engine_code::queue_full,
                                    "in-flight cap of " + rt.config.name
                                        + " reached and its queue is full"),
                       now));
@@ -725,7 +725,7 @@ void on_call(self_ptr self, deployment_call& call) {
 } // namespace
 
 provider_state::~provider_state() {
-  auto gone = make_failure(error_class::connection, "provider_restarted",
+  auto gone = make_failure(engine_code::provider_restarted,
                            "the provider actor stopped during the call");
   if (probe_key != 0 && core && core->client && rt) {
     core->client->cancel(probe_job);
@@ -780,8 +780,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
           if (q->probe)
             st.rt->breaker.release_probe();
           reply(self, q->call,
-                rejection(make_failure(error_class::cancelled, "cancelled",
-                                       "cancelled"),
+                rejection(make_failure(engine_code::cancelled, "cancelled"),
                           self->clock().now()));
           st.queue.erase(q);
           return;
@@ -789,8 +788,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         auto i = st.calls.find(call_id);
         if (i == st.calls.end())
           return;
-        i->second.last
-            = make_failure(error_class::cancelled, "cancelled", "cancelled");
+        i->second.last = make_failure(engine_code::cancelled, "cancelled");
         finish(self, call_id);
       },
       [self](status_atom) {

@@ -178,7 +178,7 @@ void abort_call(self_ptr self, routed_call& c, failure f) {
 /// Ends the call as timed out and frees its upstream transfers.
 void deadline_passed(self_ptr self, routed_call& c) {
   abort_call(self, c,
-             make_failure(error_class::timeout, "deadline_exceeded",
+             make_failure(engine_code::deadline_exceeded,
                           "the call's deadline passed"));
 }
 
@@ -273,9 +273,8 @@ void skip(self_ptr self, routed_call& c, size_t dep, time_point now) {
                    : "skipped: circuit breaker open";
   c.trail.push_back(std::move(rec));
   if (!c.last_failure)
-    c.last_failure = std::make_unique<failure>(
-        make_failure(error_class::overloaded, "breaker_open",
-                     rt.config.name + " is unavailable"));
+    c.last_failure = std::make_unique<failure>(make_failure(
+        engine_code::breaker_open, rt.config.name + " is unavailable"));
 }
 
 /// Finds the next deployment that can take the call now, or nullopt.
@@ -311,16 +310,16 @@ void dispatch_next(self_ptr self, routed_call& c) {
                               .count())
                           + " ms";
     fail(self, c,
-         make_failure(error_class::overloaded, "all_targets_unavailable",
+         make_failure(engine_code::all_targets_unavailable,
                       "every target is open, down or over its limit; soonest "
                       "retry in "
                           + wait));
     return;
   }
   fail(self, c,
-       c.last_failure ? *c.last_failure
-                      : make_failure(error_class::overloaded, "no_targets",
-                                     "no target left"));
+       c.last_failure
+           ? *c.last_failure
+           : make_failure(engine_code::no_targets, "no target left"));
 }
 
 /// The caller's stream cannot take more: cancel upstream and say why.
@@ -328,7 +327,7 @@ void slow_consumer(self_ptr self, routed_call& c) {
   abort_call(
       self, c,
       make_failure(
-          error_class::overloaded, "slow_consumer",
+          engine_code::slow_consumer,
           "the caller did not read the stream fast enough (buffer of "
               + std::to_string(c.plan->config->policy.stream.buffer_events)
               + " events full); the call was cancelled"));
@@ -434,7 +433,7 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
       restrict_to(c, c.plan->content_fallbacks);
       break;
     default:
-      if (f.code == "provider_restarted"
+      if (f.is(engine_code::provider_restarted)
           && std::find(c.resent.begin(), c.resent.end(), dep)
                  == c.resent.end()) {
         // Its supervisor restarts it: give the new actor one more go, once
@@ -493,7 +492,7 @@ void on_provider_down(self_ptr self, const caf::down_msg& dm) {
   for (auto [id, dispatch] : lost)
     with_call(self, id, [&, dispatch = dispatch](routed_call& c) {
       deployment_result r;
-      r.failure = make_failure(error_class::connection, "provider_restarted",
+      r.failure = make_failure(engine_code::provider_restarted,
                                "provider actor stopped: "
                                    + self->system().render(dm.reason));
       on_result(self, c, dispatch, r);
@@ -541,7 +540,7 @@ void start_call(self_ptr self, call_start& cs) {
     // Call ids are unique per engine; a duplicate is a caller's bug, and
     // still gets its one answer.
     call_error err;
-    err.failure = make_failure(error_class::bad_request, "duplicate_call",
+    err.failure = make_failure(engine_code::duplicate_call,
                                "call id " + std::to_string(cs.id)
                                    + " is already running");
     if (cs.sink)
@@ -568,7 +567,7 @@ void start_call(self_ptr self, call_start& cs) {
   }
   if (c.plan == nullptr) {
     fail(self, c,
-         make_failure(error_class::bad_request, "unknown_route",
+         make_failure(engine_code::unknown_route,
                       "unknown route \"" + opts.route + "\""));
     reap(self, c);
     return;
@@ -579,7 +578,7 @@ void start_call(self_ptr self, call_start& cs) {
     auto d = st.core->deployment_index.find(opts.pin);
     if (d == st.core->deployment_index.end()) {
       fail(self, c,
-           make_failure(error_class::bad_request, "unknown_deployment",
+           make_failure(engine_code::unknown_deployment,
                         "cannot pin to unknown deployment \"" + opts.pin
                             + "\""));
       reap(self, c);
@@ -617,7 +616,7 @@ router_state::~router_state() {
       continue;
     c.finished = true;
     call_error err;
-    err.failure = make_failure(error_class::cancelled, "shutdown",
+    err.failure = make_failure(engine_code::shutdown,
                                "the engine stopped during the call");
     err.attempts = std::move(c.trail);
     if (c.channel)
@@ -645,9 +644,9 @@ router(router_actor::stateful_pointer<router_state> self,
       },
       [self](cancel_atom, uint64_t id) {
         with_call(self, id, [&](routed_call& c) {
-          abort_call(self, c,
-                     make_failure(error_class::cancelled, "cancelled",
-                                  "cancelled by the caller"));
+          abort_call(
+              self, c,
+              make_failure(engine_code::cancelled, "cancelled by the caller"));
         });
       },
       [self](cancel_atom) {
@@ -657,7 +656,7 @@ router(router_actor::stateful_pointer<router_state> self,
         for (auto id : ids)
           with_call(self, id, [&](routed_call& c) {
             abort_call(self, c,
-                       make_failure(error_class::cancelled, "shutdown",
+                       make_failure(engine_code::shutdown,
                                     "the engine is shutting down"));
           });
       },

@@ -35,16 +35,14 @@ void on_down(self_ptr self, caf::down_msg& dm) {
     ev.reason = self->system().render(dm.reason);
     ev.restarts_in_window = static_cast<uint32_t>(times.size());
     if (times.size() > max_restarts) {
-      failure f;
-      f.cls = error_class::overloaded;
-      f.code = "restart_limit";
-      f.message
-          = "provider actor restarted more than " + std::to_string(max_restarts)
-            + " times in "
-            + std::to_string(
-                std::chrono::duration_cast<std::chrono::seconds>(restart_window)
-                    .count())
-            + " s";
+      auto f = make_failure(
+          engine_code::restart_limit,
+          "provider actor restarted more than " + std::to_string(max_restarts)
+              + " times in "
+              + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                   restart_window)
+                                   .count())
+              + " s");
       rt.mark_down(now + restart_window, std::move(f));
       ev.marked_down = true;
     }

@@ -5,6 +5,7 @@
 #include "switchyard/events.hpp"
 #include "switchyard/expected.hpp"
 #include "switchyard/model.hpp"
+#include "switchyard/policy/circuit_breaker.hpp"
 #include "switchyard/transport.hpp"
 
 #include <cstdint>
@@ -22,14 +23,20 @@ namespace switchyard {
 struct call_options {
   /// Route to use; empty means the config's default route.
   std::string route;
-  /// Overrides the route's deadline.
+  /// Overrides the route's deadline; counted from the moment `complete` or
+  /// `stream` was called, not from when the engine picked the call up.
   std::optional<timespan> deadline;
+  /// An absolute deadline (steady clock); when `deadline` is set too, the
+  /// earlier of the two applies.
+  std::optional<time_point> deadline_at;
   /// Pins the call to one deployment: no fallback, no hedging.
   std::string pin;
   /// Sends calls with the same key to the same deployment while it is
   /// healthy (used by the `sticky` strategy).
   std::string session_key;
-  /// Caller's metadata, reported with events.
+  /// Caller's metadata (request ids, tenants...): every engine event of
+  /// this call carries it (`engine_event` metadata), so logs and metrics can
+  /// name it.
   std::map<std::string, std::string> metadata;
 };
 
@@ -42,6 +49,9 @@ struct call_error {
   std::vector<attempt_record> attempts;
   /// When every target was unavailable: the soonest one may take calls.
   std::optional<timespan> retry_in;
+  /// The last upstream's own wait hint (`retry-after-ms` / `retry-after`)
+  /// when the call failed because its targets rate-limited it.
+  std::optional<timespan> retry_after;
 };
 
 /// The outcome of one call.
@@ -110,13 +120,40 @@ private:
   std::shared_ptr<buffer> buf_;
 };
 
+/// An operator's command for one deployment (the gateway's
+/// `/admin/deployments/{name}/{command}`).
+enum class deployment_command : uint8_t {
+  /// Reject every call until `reset` (breaker forced open).
+  force_open,
+  /// Admit every call and count nothing until `reset` (breaker forced
+  /// closed).
+  force_closed,
+  /// Take the deployment out of every route until `enable`.
+  disable,
+  /// Undo `disable`.
+  enable,
+  /// Close the breaker, clear forced states and marked-down state.
+  reset,
+};
+
+/// Returns the command's name as the gateway's admin path spells it
+/// ("force-open", "force-closed", "disable", "enable", "reset").
+std::string_view to_string(deployment_command cmd) noexcept;
+
+/// Parses a name produced by `to_string`.
+std::optional<deployment_command>
+parse_deployment_command(std::string_view name) noexcept;
+
 /// A deployment's health, as `engine::status()` reports it.
 struct deployment_status {
   std::string name;
   std::string provider;
   std::string model;
-  /// Breaker state name (closed, open, half_open, forced_open, disabled).
-  std::string breaker;
+  /// Breaker state (`to_string` gives closed, open, half_open,
+  /// forced_open, forced_closed).
+  breaker_state breaker = breaker_state::closed;
+  /// Taken out of every route by an operator (`deployment_command::disable`).
+  bool disabled = false;
   uint32_t in_flight = 0;
   uint32_t queued = 0;
   uint64_t calls = 0;
@@ -128,6 +165,68 @@ struct deployment_status {
   uint32_t restarts = 0;
   /// True after auth failures, quota exhaustion or too many restarts.
   bool marked_down = false;
+};
+
+/// A route as `engine::status()` reports it.
+struct route_status {
+  std::string name;
+  /// The targets' deployment names, in the route's order.
+  std::vector<std::string> targets;
+  /// The deployment a call on this route would be sent to now (empty when
+  /// every target is unavailable).
+  std::string current;
+};
+
+/// The engine's health: its calls, routes and deployments.
+struct engine_status {
+  /// Calls started and not yet answered.
+  uint64_t calls_running = 0;
+  /// Calls waiting for an in-flight slot on some deployment.
+  uint64_t calls_queued = 0;
+  std::vector<route_status> routes;
+  std::vector<deployment_status> deployments;
+};
+
+/// A call started by `engine::complete` without a callback: its id and its
+/// outcome, and a way to cancel it. Must not outlive its engine.
+class call_handle {
+public:
+  call_handle() = default;
+
+  /// The call's id (for `engine::cancel`); 0 when the engine refused it.
+  uint64_t id() const noexcept {
+    return id_;
+  }
+
+  /// Waits for the outcome and returns it (once).
+  call_result get() {
+    return result_.get();
+  }
+
+  /// Waits up to `timeout` for the outcome.
+  std::future_status wait_for(timespan timeout) const {
+    return result_.wait_for(timeout);
+  }
+
+  /// Cancels the call; its outcome is then a `cancelled` error.
+  void cancel();
+
+  /// The outcome as a future.
+  std::future<call_result>& future() noexcept {
+    return result_;
+  }
+
+private:
+  friend class engine;
+
+  call_handle(engine* owner, uint64_t id, std::future<call_result> result)
+      : owner_(owner), id_(id), result_(std::move(result)) {
+    // nop
+  }
+
+  engine* owner_ = nullptr;
+  uint64_t id_ = 0;
+  std::future<call_result> result_;
 };
 
 /// What the engine is built with besides its configuration.
@@ -165,8 +264,8 @@ public:
   /// Starts a call; `done` runs once with its outcome. Returns the call id.
   uint64_t complete(chat_request req, call_options opts, call_callback done);
 
-  /// Starts a call and returns a future of its outcome.
-  std::future<call_result> complete(chat_request req, call_options opts = {});
+  /// Starts a call and returns its handle (id, future outcome, cancel).
+  call_handle complete(chat_request req, call_options opts = {});
 
   /// Starts a streamed call (the request's `stream` flag is set); events go
   /// to `sink` as they arrive. Returns the call id.
@@ -186,16 +285,17 @@ public:
   /// finished ids are ignored.
   void cancel(uint64_t call_id);
 
-  /// Returns the health of every deployment.
-  std::vector<deployment_status> status() const;
+  /// Returns the health of the engine, its routes and deployments. Reads
+  /// what the deployments publish: never waits on an engine thread.
+  engine_status status() const;
+
+  /// Applies an operator command to a deployment. Returns false for an
+  /// unknown name (or after shutdown).
+  bool control(std::string_view deployment, deployment_command cmd);
 
   /// Stops taking calls, waits up to `drain` for running calls, cancels the
   /// rest, and stops every actor. Idempotent; never hangs.
   void shutdown(timespan drain = std::chrono::seconds{5});
-
-  /// Test-only: makes the provider actor of `deployment` fail with an
-  /// exception, as a bug would. Returns false for an unknown name.
-  bool crash_provider(const std::string& deployment);
 
   /// Returns the configuration the engine runs on.
   const engine_config& config() const noexcept;

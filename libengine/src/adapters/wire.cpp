@@ -5,19 +5,12 @@
 namespace switchyard::wire {
 
 failure bad_request(std::string message) {
-  failure f;
-  f.cls = error_class::bad_request;
-  f.code = "unsupported_request";
-  f.message = std::move(message);
-  return f;
+  return make_failure(engine_code::unsupported_request, std::move(message));
 }
 
 failure malformed(std::string message, int status) {
-  failure f;
-  f.cls = error_class::malformed;
+  auto f = make_failure(engine_code::malformed_response, std::move(message));
   f.status = status;
-  f.code = "malformed_response";
-  f.message = std::move(message);
   return f;
 }
 

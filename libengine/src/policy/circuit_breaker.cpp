@@ -15,8 +15,8 @@ std::string_view to_string(breaker_state x) noexcept {
       return "half_open";
     case breaker_state::forced_open:
       return "forced_open";
-    case breaker_state::disabled:
-      return "disabled";
+    case breaker_state::forced_closed:
+      return "forced_closed";
   }
   return "unknown";
 }
@@ -33,7 +33,7 @@ circuit_breaker::circuit_breaker(breaker_settings settings)
 bool circuit_breaker::allow(time_point now) {
   switch (state_) {
     case breaker_state::closed:
-    case breaker_state::disabled:
+    case breaker_state::forced_closed:
       return true;
     case breaker_state::forced_open:
       return false;
@@ -112,8 +112,8 @@ void circuit_breaker::force_open(time_point now) {
   transition(now, breaker_state::forced_open);
 }
 
-void circuit_breaker::disable(time_point now) {
-  transition(now, breaker_state::disabled);
+void circuit_breaker::force_closed(time_point now) {
+  transition(now, breaker_state::forced_closed);
 }
 
 void circuit_breaker::reset(time_point now) {
@@ -128,7 +128,7 @@ void circuit_breaker::reset(time_point now) {
 time_point circuit_breaker::retry_at(time_point now) const noexcept {
   switch (state_) {
     case breaker_state::closed:
-    case breaker_state::disabled:
+    case breaker_state::forced_closed:
       return now;
     case breaker_state::open:
       return std::max(now, open_until_);

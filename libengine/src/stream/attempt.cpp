@@ -3,13 +3,7 @@
 
 namespace switchyard {
 
-namespace {
-
-failure stream_failure(std::string code, std::string msg) {
-  return make_failure(error_class::malformed, std::move(code), std::move(msg));
-}
-
-} // namespace
+namespace {} // namespace
 
 stream_attempt::stream_attempt(const adapter& codec, bool content_required)
     : codec_(&codec), decoder_(codec.make_stream_decoder()),
@@ -60,14 +54,14 @@ stream_verdict stream_attempt::finish(std::optional<failure> transport_failure,
   } else if (transport_failure) {
     v.failure = std::move(transport_failure);
   } else if (!decoder_->finished()) {
-    v.failure = stream_failure(
-        "stream_unterminated",
+    v.failure = make_failure(
+        engine_code::stream_unterminated,
         "the stream ended without its terminal marker ("
             + std::string{v.produced_content ? "after content" : "no content"}
             + ")");
   } else if (!v.produced_content && content_required_) {
-    v.failure = stream_failure("stream_empty",
-                               "the stream ended without any content");
+    v.failure = make_failure(engine_code::stream_empty,
+                             "the stream ended without any content");
   } else if (end_) {
     v.finish = end_->finish;
     v.finish_raw = end_->finish_raw;

@@ -12,14 +12,14 @@
 
 namespace switchyard {
 
-/// The states of a circuit breaker. `forced_open` and `disabled` are operator
+/// The states of a circuit breaker. `forced_open` and `forced_closed` are operator
 /// overrides that hold until `reset()`.
 enum class breaker_state : uint8_t {
   closed,
   open,
   half_open,
   forced_open,
-  disabled,
+  forced_closed,
 };
 
 /// Returns the snake_case name of a state, for logs and metrics.
@@ -67,7 +67,7 @@ public:
   void force_open(time_point now);
 
   /// Operator override: admit every call and record nothing until `reset`.
-  void disable(time_point now);
+  void force_closed(time_point now);
 
   /// Returns to closed with empty windows and the open duration at its base.
   void reset(time_point now);
