@@ -7,6 +7,7 @@
 #include "switchyard/engine.hpp"
 #include "switchyard/error.hpp"
 #include "switchyard/model.hpp"
+#include "switchyard/policy/retry.hpp"
 #include "switchyard/stream.hpp"
 #include "switchyard/transport.hpp"
 
@@ -34,6 +35,10 @@ struct deployment_result {
   std::optional<chat_response> response;
   /// The last failure, when it did not.
   switchyard::failure failure;
+  /// The decision after that failure (`fall_back` or `give_up`, with why and
+  /// to which targets), made by the deployment with `decide_retry`; the
+  /// router follows it. Meaningless for an answer or a rejection.
+  retry_verdict verdict;
   /// Every attempt made on the deployment for this call.
   std::vector<attempt_record> attempts;
   /// True when the call never reached the provider (breaker open, limits,
@@ -77,6 +82,8 @@ struct deployment_call {
   bool stream = false;
   /// The request continues a partial answer: an empty answer is complete.
   bool continuation = false;
+  /// The caller's metadata, for the events of this call.
+  call_metadata metadata;
 };
 
 /// A new call for a router: everything `engine::complete` and
@@ -99,8 +106,15 @@ using provider_actor = caf::typed_actor<
     // Runs a call on this deployment (with retries) and sends how it ended
     // to the call's `reply_to`.
     caf::reacts_to<caf::atom_constant<caf::atom("call")>, deployment_call>,
-    // Cancels a call: frees the upstream transfer and answers `cancelled`.
-    caf::reacts_to<caf::atom_constant<caf::atom("cancel")>, uint64_t>,
+    // Ends a call (by id) for the given reason (cancelled, shutdown,
+    // deadline_exceeded): frees the upstream transfer and answers at once
+    // with every attempt, the one still running recorded as cut.
+    caf::reacts_to<caf::atom_constant<caf::atom("cancel")>, uint64_t,
+                   engine_code>,
+    // Applies an operator command (force open / closed, disable, enable,
+    // reset) to this deployment.
+    caf::reacts_to<caf::atom_constant<caf::atom("control")>,
+                   deployment_command>,
     // Reports health.
     caf::replies_to<caf::atom_constant<caf::atom("status")>>::with<
         deployment_status>,
@@ -170,6 +184,7 @@ using probe_atom = caf::atom_constant<caf::atom("probe")>;
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using slow_atom = caf::atom_constant<caf::atom("slow")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
+using control_atom = caf::atom_constant<caf::atom("control")>;
 
 } // namespace switchyard
 
@@ -182,3 +197,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::deployment_status)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::transfer_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::stream_verdict)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<switchyard::provider_actor>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::engine_code)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::deployment_command)

@@ -4,6 +4,8 @@
 #include "switchyard/time.hpp"
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,12 +13,18 @@
 
 namespace switchyard {
 
+/// The caller's metadata of a call (`call_options::metadata`), shared by
+/// every event of that call; null when the caller gave none.
+using call_metadata = std::shared_ptr<const std::map<std::string, std::string>>;
+
 /// An attempt on a deployment began.
 struct attempt_started {
   uint64_t call_id = 0;
   std::string deployment;
   uint32_t attempt = 0;
-  timespan timeout{};
+  timespan timeout { /// The caller's metadata of the call.
+    call_metadata metadata;
+  };
 };
 
 /// An attempt ended; `cls` is empty on success.
@@ -26,7 +34,9 @@ struct attempt_finished {
   uint32_t attempt = 0;
   std::optional<error_class> cls;
   int status = 0;
-  timespan latency{};
+  timespan latency { /// The caller's metadata of the call.
+    call_metadata metadata;
+  };
 };
 
 /// The same deployment will be tried again after `wait`.
@@ -34,7 +44,9 @@ struct retry_scheduled {
   uint64_t call_id = 0;
   std::string deployment;
   error_class cls = error_class::server_error;
-  timespan wait{};
+  timespan wait { /// The caller's metadata of the call.
+    call_metadata metadata;
+  };
   /// True when the wait came from the server's hint.
   bool from_server = false;
 };
@@ -45,6 +57,8 @@ struct fallback_taken {
   std::string from;
   std::string to;
   std::string reason;
+  /// The caller's metadata of the call.
+  call_metadata metadata;
 };
 
 /// What happened to a hedge.
@@ -55,6 +69,8 @@ struct hedge_event {
   uint64_t call_id = 0;
   std::string deployment;
   hedge_phase phase = hedge_phase::fired;
+  /// The caller's metadata of the call.
+  call_metadata metadata;
 };
 
 /// A deployment's circuit breaker changed state.
@@ -83,7 +99,9 @@ struct call_finished {
   std::string deployment;
   std::optional<error_class> cls;
   uint32_t attempts = 0;
-  timespan latency{};
+  timespan latency { /// The caller's metadata of the call.
+    call_metadata metadata;
+  };
 };
 
 /// Everything the engine reports about its work.
