@@ -40,10 +40,12 @@ engine_config parse_ok(const json& cfg, const env_lookup& env = fake_env({})) {
   return std::move(result).value();
 }
 
-/// Path of a shipped file under configs/, derived from this file's location.
+/// Path of a shipped file under configs/, derived from the absolute wire
+/// directory the build passes in (`__FILE__` may be relative to the build
+/// directory, e.g. under ccache's base_dir).
 std::string shipped(const std::string& name) {
-  std::string here = __FILE__;
-  return here.substr(0, here.rfind("/tests/")) + "/configs/" + name;
+  std::string wire = SWITCHYARD_WIRE_DIR;
+  return wire.substr(0, wire.rfind("/tests/")) + "/configs/" + name;
 }
 
 } // namespace
