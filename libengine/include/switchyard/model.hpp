@@ -103,13 +103,19 @@ struct attempt_record {
   std::string model;
   /// Empty on success.
   std::optional<error_class> cls;
+  /// The HTTP status of the answer (a failed one too: 429, 500, ...); 200
+  /// for a stream that failed in-stream after a 200 head; 0 when the attempt
+  /// failed below HTTP (connect, a timeout before any head, a cut
+  /// connection); -1 when the deployment was never asked (skipped: breaker
+  /// open, marked down, rejected by its local limits).
   int status = 0;
   timespan latency{};
   /// Why the engine moved on after this attempt ("fallback: overloaded"...).
   std::string reason;
   /// Tokens as the provider reported them. A stream that broke after
   /// content never reports usage: its completion tokens are then estimated
-  /// as one per content event, prompt tokens as 0, and `usage_estimated` set.
+  /// as one per content event, its prompt tokens from the request's size
+  /// (about four characters per token), and `usage_estimated` set.
   std::optional<switchyard::usage> usage;
   bool usage_estimated = false;
 };
