@@ -156,12 +156,22 @@ struct tool_call_delta {
   std::string arguments;
 };
 
-/// Something the caller should know mid-stream. Kinds: "restart" (discard
-/// everything received so far; the answer starts again with a new
-/// `stream_start`) and "continue" (the answer goes on seamlessly from
-/// another provider).
+/// What a mid-stream notice tells the caller.
+enum class notice_kind : uint8_t {
+  /// Discard everything received so far; the answer starts again with a new
+  /// `stream_start`.
+  restart,
+  /// The answer goes on seamlessly from another provider.
+  continue_,
+};
+
+/// Returns "restart" or "continue".
+std::string_view to_string(notice_kind k) noexcept;
+
+/// Something the caller should know mid-stream: a fallback after content
+/// reached the caller (the route's `stream_failover` is not `error`).
 struct stream_notice {
-  std::string kind;
+  notice_kind kind = notice_kind::restart;
   std::string message;
   /// The deployment that failed and the one that takes over.
   std::string from;
