@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Builds Switchyard and runs every test: a normal build and an ASan+UBSan
 # build (both must pass), the format check, clang-tidy (report only) and a
-# short fuzz run. Usage: scripts/test.sh [--quick]  (--quick: normal build
-# and its tests only). FUZZ_SECONDS (default 60) bounds the fuzz run.
+# short fuzz run. Usage: scripts/test.sh [--quick | --format]  (--quick:
+# format check, normal build and its tests only; --format: the format check
+# only). FUZZ_SECONDS (default 60) bounds the fuzz run. Works in a git
+# checkout and in an unpacked release tarball alike.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0
+format_only=0
 [ "${1:-}" = "--quick" ] && quick=1
+[ "${1:-}" = "--format" ] && format_only=1
 jobs=$(nproc)
 
 step() { printf '\n== %s\n' "$*"; }
@@ -22,8 +26,13 @@ run_suite() { # build-dir, extra cmake args...
 }
 
 step "format check (clang-format)"
-mapfile -t sources < <(git ls-files '*.cpp' '*.hpp')
+# scripts/sources.sh lists the files with or without git and fails when it
+# finds none; `sources=$(...)` makes its failure stop this script.
+sources=$(scripts/sources.sh)
+mapfile -t sources <<<"$sources"
+echo "checking ${#sources[@]} files"
 clang-format --dry-run -Werror "${sources[@]}"
+[ $format_only = 1 ] && exit 0
 
 step "build and test (RelWithDebInfo)"
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo

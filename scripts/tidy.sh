@@ -9,7 +9,9 @@ build=${1:-build}
   echo "tidy: no $build/compile_commands.json (build first)" >&2
   exit 2
 }
-mapfile -t files < <(git ls-files 'libengine/*.cpp' 'actors/*.cpp' 'apps/*.cpp')
+# Listed with or without git (a release tarball); none found is an error.
+files=$(scripts/sources.sh --cpp libengine actors apps)
+mapfile -t files <<<"$files"
 log=$(mktemp)
 printf '%s\n' "${files[@]}" \
   | xargs -P "$(nproc)" -n 4 clang-tidy -p "$build" --quiet 2>/dev/null \

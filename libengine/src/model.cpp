@@ -38,6 +38,16 @@ std::string message::plain_text() const {
   return out;
 }
 
+std::string_view to_string(notice_kind k) noexcept {
+  switch (k) {
+    case notice_kind::restart:
+      return "restart";
+    case notice_kind::continue_:
+      return "continue";
+  }
+  return "restart";
+}
+
 std::string_view to_string(finish_reason r) noexcept {
   switch (r) {
     case finish_reason::stop:

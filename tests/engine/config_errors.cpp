@@ -444,3 +444,21 @@ CAF_TEST(file errors name the file) {
                   "invalid JSON at line 3, column 2: syntax error while "
                   "parsing object - unexpected end of input; expected '}'");
 }
+
+CAF_TEST(a route lists at most 32 targets) {
+  auto cfg = good();
+  auto targets = json::array();
+  for (int i = 0; i < 33; ++i) {
+    auto name = "d" + std::to_string(i);
+    cfg["deployments"][name] = {{"provider", "openai"}, {"model", name}};
+    targets.push_back(name);
+  }
+  cfg["routes"]["chat"]["targets"] = targets;
+  CAF_CHECK_EQUAL(errors_of(cfg),
+                  strings{"routes.chat.targets: expected at most 32 targets, "
+                          "got 33 (the router orders at most 32 candidates "
+                          "per call)"});
+  targets.erase(32);
+  cfg["routes"]["chat"]["targets"] = targets;
+  CAF_CHECK_EQUAL(errors_of(cfg), strings{});
+}

@@ -40,10 +40,12 @@ engine_config parse_ok(const json& cfg, const env_lookup& env = fake_env({})) {
   return std::move(result).value();
 }
 
-/// Path of a shipped file under configs/, derived from this file's location.
+/// Path of a shipped file under configs/, derived from the absolute wire
+/// directory the build passes in (`__FILE__` may be relative to the build
+/// directory, e.g. under ccache's base_dir).
 std::string shipped(const std::string& name) {
-  std::string here = __FILE__;
-  return here.substr(0, here.rfind("/tests/")) + "/configs/" + name;
+  std::string wire = SWITCHYARD_WIRE_DIR;
+  return wire.substr(0, wire.rfind("/tests/")) + "/configs/" + name;
 }
 
 } // namespace
@@ -370,6 +372,44 @@ CAF_TEST(engine and hedge settings are read) {
   CAF_CHECK(h.percentile == std::optional<double>{0.9});
   CAF_CHECK_EQUAL(h.min_samples, 50u);
   CAF_CHECK_EQUAL(h.max_attempts, 3u);
+}
+
+CAF_TEST(a route reads its own budget hedge and retry settings) {
+  auto cfg = minimal();
+  cfg["defaults"] = {
+      {"retry_budget",
+       {{"ratio", 0.1}, {"min_retries_per_second", 2}, {"window_ms", 5000}}},
+      {"hedge", {{"enabled", true}, {"percentile", 0.5}}},
+  };
+  cfg["routes"]["chat"]["retry_budget"]
+      = {{"ratio", 0.4}, {"min_retries_per_second", 7}, {"window_ms", 30000}};
+  cfg["routes"]["chat"]["hedge"] = {{"percentile", 0.95}};
+  cfg["routes"]["chat"]["retry"]
+      = {{"max_retries", {{"auth", 1}}},
+         {"fall_back_on", {"bad_request", "server_error"}}};
+  cfg["routes"]["other"] = {{"targets", {"gpt"}}};
+  auto c = parse_ok(cfg);
+  auto& chat = c.find_route("chat")->policy;
+  CAF_CHECK_EQUAL(chat.retry_budget.ratio, 0.4);
+  CAF_CHECK_EQUAL(chat.retry_budget.min_retries_per_second, 7.0);
+  CAF_CHECK(chat.retry_budget.window == 30s);
+  CAF_CHECK(chat.hedge.enabled); // from defaults
+  CAF_CHECK(chat.hedge.percentile == std::optional<double>{0.95});
+  auto auth = static_cast<size_t>(error_class::auth);
+  auto server = static_cast<size_t>(error_class::server_error);
+  CAF_CHECK_EQUAL(chat.retry.max_retries[auth], 1u);
+  CAF_CHECK_EQUAL(chat.retry.max_retries[server], 2u);
+  CAF_CHECK(chat.retry.fall_back_on
+            == (error_class_set{error_class::bad_request,
+                                error_class::server_error}));
+  // A route without its own sections keeps the defaults.
+  auto& other = c.find_route("other")->policy;
+  CAF_CHECK_EQUAL(other.retry_budget.ratio, 0.1);
+  CAF_CHECK_EQUAL(other.retry_budget.min_retries_per_second, 2.0);
+  CAF_CHECK(other.retry_budget.window == 5s);
+  CAF_CHECK(other.hedge.percentile == std::optional<double>{0.5});
+  CAF_CHECK_EQUAL(other.retry.max_retries[auth], 0u);
+  CAF_CHECK(!other.retry.fall_back_on.contains(error_class::bad_request));
 }
 
 CAF_TEST(fallback lists resolve to targets) {

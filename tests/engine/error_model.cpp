@@ -46,3 +46,9 @@ CAF_TEST(plain text joins text parts only) {
   CAF_CHECK_EQUAL(m.plain_text(), "Hello");
   CAF_CHECK_EQUAL(parse_role("developer").value_or(role::user), role::system);
 }
+
+CAF_TEST(stream notice kinds have their wire names) {
+  CAF_CHECK_EQUAL(to_string(notice_kind::restart), "restart");
+  CAF_CHECK_EQUAL(to_string(notice_kind::continue_), "continue");
+  CAF_CHECK(stream_notice{}.kind == notice_kind::restart);
+}

@@ -31,6 +31,22 @@ std::string_view to_string(provider_kind k) noexcept;
 std::optional<provider_kind>
 parse_provider_kind(std::string_view name) noexcept;
 
+/// What a provider kind assumes where the config is silent; one table read
+/// by the config parser and by the adapters.
+struct provider_defaults {
+  /// The public base URL; empty when the user must give one.
+  std::string_view base_url;
+  /// The header the kind's own keys go in (Anthropic `x-api-key`); empty
+  /// when its keys are `Authorization: Bearer` tokens.
+  std::string_view auth_header;
+  /// The API version the kind sends (Anthropic `anthropic-version`, Azure
+  /// `api-version`); empty when it sends none.
+  std::string_view api_version;
+};
+
+/// Returns the defaults of `kind`.
+const provider_defaults& defaults_of(provider_kind kind) noexcept;
+
 /// How a deployment authenticates.
 enum class auth_style : uint8_t {
   /// `Authorization: Bearer KEY` (OpenAI and most compatible servers).

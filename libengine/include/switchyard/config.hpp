@@ -133,10 +133,14 @@ struct route_policy {
   stream_settings stream;
 };
 
+/// Most targets a route may list: the router orders a route's candidates in
+/// a fixed buffer of this size, so a longer list is rejected at load.
+inline constexpr size_t max_route_targets = 32;
+
 /// A named route: where calls go and how they fail over.
 struct route_config {
   std::string name;
-  /// The fallback chain, in list order.
+  /// The fallback chain, in list order; at most `max_route_targets`.
   std::vector<route_target> targets;
   /// Larger-context targets, used only after `context_length`.
   std::vector<route_target> context_fallbacks;

@@ -103,13 +103,19 @@ struct attempt_record {
   std::string model;
   /// Empty on success.
   std::optional<error_class> cls;
+  /// The HTTP status of the answer (a failed one too: 429, 500, ...); 200
+  /// for a stream that failed in-stream after a 200 head; 0 when the attempt
+  /// failed below HTTP (connect, a timeout before any head, a cut
+  /// connection); -1 when the deployment was never asked (skipped: breaker
+  /// open, marked down, rejected by its local limits).
   int status = 0;
   timespan latency{};
   /// Why the engine moved on after this attempt ("fallback: overloaded"...).
   std::string reason;
   /// Tokens as the provider reported them. A stream that broke after
   /// content never reports usage: its completion tokens are then estimated
-  /// as one per content event, prompt tokens as 0, and `usage_estimated` set.
+  /// as one per content event, its prompt tokens from the request's size
+  /// (about four characters per token), and `usage_estimated` set.
   std::optional<switchyard::usage> usage;
   bool usage_estimated = false;
 };
@@ -150,12 +156,22 @@ struct tool_call_delta {
   std::string arguments;
 };
 
-/// Something the caller should know mid-stream. Kinds: "restart" (discard
-/// everything received so far; the answer starts again with a new
-/// `stream_start`) and "continue" (the answer goes on seamlessly from
-/// another provider).
+/// What a mid-stream notice tells the caller.
+enum class notice_kind : uint8_t {
+  /// Discard everything received so far; the answer starts again with a new
+  /// `stream_start`.
+  restart,
+  /// The answer goes on seamlessly from another provider.
+  continue_,
+};
+
+/// Returns "restart" or "continue".
+std::string_view to_string(notice_kind k) noexcept;
+
+/// Something the caller should know mid-stream: a fallback after content
+/// reached the caller (the route's `stream_failover` is not `error`).
 struct stream_notice {
-  std::string kind;
+  notice_kind kind = notice_kind::restart;
   std::string message;
   /// The deployment that failed and the one that takes over.
   std::string from;

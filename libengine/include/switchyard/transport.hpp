@@ -74,9 +74,11 @@ struct transfer_result {
   timespan elapsed{};
 };
 
-/// Receives a transfer's progress. Called on the transport thread only: an
-/// implementation forwards by message and never blocks. It may call
-/// `transport::submit` and `transport::cancel`.
+/// Receives a transfer's progress. Called by the client that runs the job,
+/// on the client's thread (the transport's loop thread; a test fake calls it
+/// where the test drives it; a transport that could not start calls
+/// `on_complete` inside `submit`): an implementation forwards by message and
+/// never blocks. It may call `submit` and `cancel` on the client.
 ///
 /// A stream gets `on_head` once its final head arrived (any status), then,
 /// for a 2xx status, `on_chunk` per piece of body. A stream with a non-2xx
@@ -110,7 +112,8 @@ struct transport_config {
   /// loads it for every new TLS connection (about 18 ms and 800 KB with
   /// Debian's bundle), so it is off unless asked for.
   std::string ca_path;
-  /// Skip TLS verification; needs explicit config and logs a warning.
+  /// Skip TLS verification; needs explicit config. The transport does not
+  /// print anything about it: warning the operator is the embedder's job.
   bool insecure_skip_verify = false;
   /// Larger response bodies fail with `too_large` (the transfer is aborted).
   size_t max_response_bytes = size_t{64} << 20;
@@ -135,8 +138,13 @@ public:
 /// The HTTP client: one libcurl multi loop on its own thread. Thread-safe:
 /// `submit` and `cancel` may be called from any thread.
 ///
-/// The program's `main` calls `curl_global_init` before starting threads;
-/// the constructor calls it too (once, via std::call_once) as a safety net.
+/// The first transport of the process initialises libcurl
+/// (`curl_global_init`, once, thread-safe); embedders need not. It never
+/// aborts and never writes to stdout or stderr: when the loop cannot start
+/// (no eventfd, epoll or curl multi handle), `start_error()` says why and
+/// every submitted job completes at once, inside `submit`, with
+/// `transport_error::other` and a detail starting "transport unavailable: ".
+/// A job for which libcurl cannot make a handle completes the same way.
 /// HTTP/2 (multiplexed) over TLS, HTTP/1.1 keep-alive for plain http; TLS
 /// verification on unless `insecure_skip_verify`; proxies from the usual
 /// environment variables apply. The destructor completes every outstanding
@@ -155,6 +163,9 @@ public:
 
   /// Number of transfers currently running or queued.
   size_t in_flight() const noexcept;
+
+  /// Why the loop could not start; empty when it runs.
+  const std::string& start_error() const noexcept;
 
 private:
   struct impl;

@@ -7,8 +7,6 @@ namespace switchyard::wire {
 
 namespace {
 
-constexpr std::string_view default_version = "2023-06-01";
-
 finish_reason anthropic_finish(std::string_view raw) {
   if (raw == "end_turn" || raw == "stop_sequence")
     return finish_reason::stop;
@@ -62,18 +60,13 @@ expected<json, failure> assistant_with_tools(const message& m) {
   if (!text.empty())
     blocks.push_back({{"type", "text"}, {"text", text}});
   for (const auto& c : m.tool_calls) {
-    json input = json::object();
-    if (!c.arguments.empty()) {
-      input = json::parse(c.arguments, nullptr, false);
-      if (input.is_discarded() || !input.is_object())
-        return unexpected{bad_request("anthropic_messages: arguments of tool "
-                                      "call '"
-                                      + c.id + "' are not a JSON object")};
-    }
+    auto input = tool_arguments(c, "anthropic_messages");
+    if (!input)
+      return unexpected{input.error()};
     blocks.push_back({{"type", "tool_use"},
                       {"id", c.id},
                       {"name", c.name},
-                      {"input", input}});
+                      {"input", std::move(*input)}});
   }
   return json{{"role", "assistant"}, {"content", std::move(blocks)}};
 }
@@ -127,40 +120,38 @@ expected<json, failure> anthropic_messages(const chat_request& req,
 }
 
 expected<json, failure> anthropic_tools(const json& tools) {
+  auto fns = function_tools(tools, "anthropic_messages");
+  if (!fns)
+    return unexpected{fns.error()};
   json out = json::array();
-  if (!tools.is_array())
-    return unexpected{bad_request("anthropic_messages: tools must be a list")};
-  for (const auto& t : tools) {
-    auto fn = member(t, "function");
-    if (string_of(t, "type") != "function" || fn == nullptr)
-      return unexpected{
-          bad_request("anthropic_messages: only function tools are supported")};
-    json tool = {{"name", string_of(*fn, "name")}};
-    if (auto d = string_of(*fn, "description"); !d.empty())
-      tool["description"] = d;
-    auto params = member(*fn, "parameters");
-    tool["input_schema"] = params != nullptr && params->is_object()
-                               ? *params
-                               : json{{"type", "object"}};
+  for (const auto& fn : *fns) {
+    json tool = {{"name", fn.name}};
+    if (!fn.description.empty())
+      tool["description"] = fn.description;
+    tool["input_schema"]
+        = fn.parameters != nullptr && fn.parameters->is_object()
+              ? *fn.parameters
+              : json{{"type", "object"}};
     out.push_back(std::move(tool));
   }
   return out;
 }
 
 expected<json, failure> anthropic_tool_choice(const json& choice) {
-  if (choice.is_string()) {
-    auto s = choice.get<std::string>();
-    if (s == "auto")
+  auto c = read_tool_choice(choice, "anthropic_messages");
+  if (!c)
+    return unexpected{c.error()};
+  switch (c->choice) {
+    case tool_choice::mode::automatic:
       return json{{"type", "auto"}};
-    if (s == "required")
+    case tool_choice::mode::required:
       return json{{"type", "any"}};
-    if (s == "none")
+    case tool_choice::mode::none:
       return json{{"type", "none"}};
-  } else if (auto fn = member(choice, "function")) {
-    return json{{"type", "tool"}, {"name", string_of(*fn, "name")}};
+    case tool_choice::mode::function:
+      break;
   }
-  return unexpected{bad_request("anthropic_messages: tool_choice "
-                                + dump(choice) + " is not supported")};
+  return json{{"type", "tool"}, {"name", c->function}};
 }
 
 usage parse_usage(const json* node, usage u = {}) {
@@ -297,7 +288,7 @@ public:
       body["stop_sequences"] = req.stop;
     if (req.stream)
       body["stream"] = true;
-    if (!req.tools.is_null() && !(req.tools.is_array() && req.tools.empty())) {
+    if (has_tools(req)) {
       auto tools = anthropic_tools(req.tools);
       if (!tools)
         return unexpected{tools.error()};
@@ -318,14 +309,13 @@ public:
       body["metadata"] = {{"user_id", user}};
     merge_extra(body, req.extra);
     http_request out;
-    out.url = join_url(ep.base_url.empty() ? "https://api.anthropic.com"
-                                           : ep.base_url,
-                       "/v1", "/messages");
+    out.url = join_url(base_url_of(ep, kind()), "/v1", "/messages");
     out.body = dump(body);
-    add_headers(out.headers, ep, req.stream, "x-api-key", true);
-    out.headers.push_back({"anthropic-version",
-                           ep.api_version.empty() ? std::string{default_version}
-                                                  : ep.api_version});
+    add_headers(out.headers, ep, req.stream, kind());
+    out.headers.push_back(
+        {"anthropic-version", ep.api_version.empty()
+                                  ? std::string{defaults_of(kind()).api_version}
+                                  : ep.api_version});
     return out;
   }
 

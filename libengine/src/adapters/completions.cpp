@@ -44,7 +44,7 @@ public:
     if (req.messages.empty())
       return unexpected{
           bad_request("openai_completions: request has no messages")};
-    if (!req.tools.is_null() && !(req.tools.is_array() && req.tools.empty()))
+    if (has_tools(req))
       return unexpected{
           bad_request("openai_completions: tools are not supported")};
     if (!req.response_format.is_null())
@@ -60,11 +60,9 @@ public:
     add_openai_options(body, req);
     merge_extra(body, req.extra);
     http_request out;
-    out.url
-        = join_url(ep.base_url.empty() ? "https://api.openai.com" : ep.base_url,
-                   "/v1", "/completions");
+    out.url = join_url(base_url_of(ep, kind()), "/v1", "/completions");
     out.body = dump(body);
-    add_headers(out.headers, ep, req.stream, "x-api-key", false);
+    add_headers(out.headers, ep, req.stream, kind());
     return out;
   }
 

@@ -71,54 +71,51 @@ expected<json, failure> parts_of(const chat_request& req, const message& m) {
     }
   }
   for (const auto& c : m.tool_calls) {
-    json args = json::object();
-    if (!c.arguments.empty()) {
-      args = json::parse(c.arguments, nullptr, false);
-      if (args.is_discarded() || !args.is_object())
-        return unexpected{bad_request("gemini: arguments of tool call '" + c.id
-                                      + "' are not a JSON object")};
-    }
-    parts.push_back({{"functionCall", {{"name", c.name}, {"args", args}}}});
+    auto args = tool_arguments(c, "gemini");
+    if (!args)
+      return unexpected{args.error()};
+    parts.push_back(
+        {{"functionCall", {{"name", c.name}, {"args", std::move(*args)}}}});
   }
   return parts;
 }
 
 expected<json, failure> gemini_tools(const json& tools) {
+  auto fns = function_tools(tools, "gemini");
+  if (!fns)
+    return unexpected{fns.error()};
   json decls = json::array();
-  if (!tools.is_array())
-    return unexpected{bad_request("gemini: tools must be a list")};
-  for (const auto& t : tools) {
-    auto fn = member(t, "function");
-    if (string_of(t, "type") != "function" || fn == nullptr)
-      return unexpected{
-          bad_request("gemini: only function tools are supported")};
-    json decl = {{"name", string_of(*fn, "name")}};
-    if (auto d = string_of(*fn, "description"); !d.empty())
-      decl["description"] = d;
-    if (auto params = member(*fn, "parameters"))
-      decl["parameters"] = *params;
+  for (const auto& fn : *fns) {
+    json decl = {{"name", fn.name}};
+    if (!fn.description.empty())
+      decl["description"] = fn.description;
+    if (fn.parameters != nullptr)
+      decl["parameters"] = *fn.parameters;
     decls.push_back(std::move(decl));
   }
   return json::array({{{"functionDeclarations", std::move(decls)}}});
 }
 
 expected<json, failure> gemini_tool_config(const json& choice) {
+  auto c = read_tool_choice(choice, "gemini");
+  if (!c)
+    return unexpected{c.error()};
   json cfg;
-  if (choice.is_string()) {
-    auto s = choice.get<std::string>();
-    if (s == "auto")
+  switch (c->choice) {
+    case tool_choice::mode::automatic:
       cfg = {{"mode", "AUTO"}};
-    else if (s == "required")
+      break;
+    case tool_choice::mode::required:
       cfg = {{"mode", "ANY"}};
-    else if (s == "none")
+      break;
+    case tool_choice::mode::none:
       cfg = {{"mode", "NONE"}};
-  } else if (auto fn = member(choice, "function")) {
-    cfg = {{"mode", "ANY"},
-           {"allowedFunctionNames", json::array({string_of(*fn, "name")})}};
+      break;
+    case tool_choice::mode::function:
+      cfg = {{"mode", "ANY"},
+             {"allowedFunctionNames", json::array({c->function})}};
+      break;
   }
-  if (cfg.is_null())
-    return unexpected{bad_request("gemini: tool_choice " + dump(choice)
-                                  + " is not supported")};
   return json{{"functionCallingConfig", std::move(cfg)}};
 }
 
@@ -312,7 +309,7 @@ public:
       return unexpected{cfg.error()};
     if (!cfg->empty())
       body["generationConfig"] = std::move(*cfg);
-    if (!req.tools.is_null() && !(req.tools.is_array() && req.tools.empty())) {
+    if (has_tools(req)) {
       auto tools = gemini_tools(req.tools);
       if (!tools)
         return unexpected{tools.error()};
@@ -329,12 +326,9 @@ public:
                                                      : "/" + model;
     path += req.stream ? ":streamGenerateContent?alt=sse" : ":generateContent";
     http_request out;
-    out.url = join_url(ep.base_url.empty()
-                           ? "https://generativelanguage.googleapis.com"
-                           : ep.base_url,
-                       "/v1beta", path);
+    out.url = join_url(base_url_of(ep, kind()), "/v1beta", path);
     out.body = dump(body);
-    add_headers(out.headers, ep, req.stream, "x-goog-api-key", true);
+    add_headers(out.headers, ep, req.stream, kind());
     return out;
   }
 

@@ -209,9 +209,7 @@ public:
         return unexpected{bad_request(name + ": no model given")};
       if (ep.base_url.empty() && kind_ == provider_kind::openai_compatible)
         return unexpected{bad_request(name + ": endpoint has no base_url")};
-      out.url = join_url(ep.base_url.empty() ? "https://api.openai.com"
-                                             : ep.base_url,
-                         "/v1", "/chat/completions");
+      out.url = join_url(base_url_of(ep, kind_), "/v1", "/chat/completions");
       if (!model.empty())
         body["model"] = model;
     }
@@ -224,9 +222,7 @@ public:
     add_openai_options(body, req);
     merge_extra(body, req.extra);
     out.body = dump(body);
-    add_headers(out.headers, ep, req.stream,
-                kind_ == provider_kind::azure_openai ? "api-key" : "x-api-key",
-                kind_ == provider_kind::azure_openai);
+    add_headers(out.headers, ep, req.stream, kind_);
     return out;
   }
 
@@ -295,7 +291,7 @@ void add_openai_options(json& body, const chat_request& req) {
     body["stream_options"] = {{"include_usage", true}};
   }
   // OpenAI rejects a tool_choice without tools.
-  if (!req.tools.is_null() && !(req.tools.is_array() && req.tools.empty())) {
+  if (has_tools(req)) {
     body["tools"] = req.tools;
     if (!req.tool_choice.is_null())
       body["tool_choice"] = req.tool_choice;

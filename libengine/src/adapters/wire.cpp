@@ -68,18 +68,26 @@ std::string join_url(std::string_view base, std::string_view version,
   return out;
 }
 
+std::string_view base_url_of(const endpoint& ep, provider_kind kind) {
+  if (!ep.base_url.empty())
+    return ep.base_url;
+  return defaults_of(kind).base_url;
+}
+
 void add_headers(header_list& out, const endpoint& ep, bool stream,
-                 std::string_view default_header, bool native_header) {
+                 provider_kind kind) {
   out.push_back({"Content-Type", "application/json"});
   if (stream)
     out.push_back({"Accept", "text/event-stream"});
+  auto native = defaults_of(kind).auth_header;
   if (!ep.api_key.empty() && ep.auth != auth_style::none) {
-    if (ep.auth == auth_style::bearer && !native_header)
+    if (ep.auth == auth_style::bearer && native.empty())
       out.push_back({"Authorization", "Bearer " + ep.api_key});
+    else if (!ep.auth_header.empty())
+      out.push_back({ep.auth_header, ep.api_key});
     else
-      out.push_back({ep.auth_header.empty() ? std::string{default_header}
-                                            : ep.auth_header,
-                     ep.api_key});
+      out.push_back(
+          {std::string{native.empty() ? "x-api-key" : native}, ep.api_key});
   }
   for (const auto& h : ep.extra_headers)
     out.push_back(h);

@@ -54,11 +54,16 @@ std::string resolve_model(const chat_request& req, const endpoint& ep);
 std::string join_url(std::string_view base, std::string_view version,
                      std::string_view path);
 
+/// The endpoint's base URL, else the kind's public one (may be empty).
+std::string_view base_url_of(const endpoint& ep, provider_kind kind);
+
 /// Adds Content-Type, Accept (streams), credentials and the extra headers.
-/// `native_header` names the kind's own key header; when set, `bearer` (the
-/// struct's default) means that header, since the kind has no bearer keys.
+/// A kind with a key header of its own (`defaults_of(kind).auth_header`) has
+/// no bearer keys: `bearer` (the struct's default) means that header. Under
+/// `auth_style::header` without a name, the header is the kind's own, else
+/// `x-api-key`.
 void add_headers(header_list& out, const endpoint& ep, bool stream,
-                 std::string_view default_header, bool native_header);
+                 provider_kind kind);
 
 /// A `data:` URL split into its media type and base64 payload.
 struct data_url {
@@ -71,6 +76,43 @@ std::optional<data_url> parse_data_url(std::string_view url);
 
 /// The URL of an OpenAI-shaped image part (`image_url.url` or `image_url`).
 std::string image_url_of(const content_part& part);
+
+// -- tools (OpenAI's shape in, each kind's shape out) ------------------------
+
+/// True when the request declares tools: anything but null or an empty list
+/// (a value that is no list is then rejected by `function_tools`).
+bool has_tools(const chat_request& req);
+
+/// One function tool of a request.
+struct function_tool {
+  std::string name;
+  /// Empty when the tool has none.
+  std::string description;
+  /// The JSON schema of the arguments, or nullptr when absent.
+  const json* parameters = nullptr;
+};
+
+/// Reads the request's `tools` list; `who` (the kind's name) starts the
+/// message of the failure ("gemini: only function tools are supported").
+expected<std::vector<function_tool>, failure>
+function_tools(const json& tools, std::string_view who);
+
+/// What a request's `tool_choice` asks for.
+struct tool_choice {
+  enum class mode : uint8_t { automatic, required, none, function };
+  mode choice = mode::automatic;
+  /// The function to call, for `mode::function`.
+  std::string function;
+};
+
+/// Reads "auto", "required", "none" or `{"function": {"name": ...}}`.
+expected<tool_choice, failure> read_tool_choice(const json& choice,
+                                                std::string_view who);
+
+/// The arguments of a tool call as a JSON object (empty text is `{}`); a
+/// bad_request naming the call when they are no JSON object.
+expected<json, failure> tool_arguments(const tool_call& call,
+                                       std::string_view who);
 
 // -- responses ---------------------------------------------------------------
 

@@ -62,12 +62,9 @@ void config_parser::run(const json& root) {
 }
 
 void config_parser::parse_defaults(const json& obj) {
-  if (!rd_.object(obj, "defaults",
-                  {"strategy", "deadline_ms", "ladder_ms", "retry", "backoff",
-                   "retry_budget", "hedge", "stream_failover", "stream",
-                   "breaker", "limits"}))
+  if (!apply_route_policy(rd_, obj, "defaults", cfg.defaults.route,
+                          {"breaker", "limits"}))
     return;
-  apply_route_policy(rd_, obj, "defaults", cfg.defaults.route);
   with(obj, "breaker", [&](const json& v) {
     apply_breaker(rd_, v, "defaults.breaker", cfg.defaults.breaker);
   });

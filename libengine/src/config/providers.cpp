@@ -18,46 +18,6 @@ constexpr provider_kind all_provider_kinds[] = {
     provider_kind::openai_completions,
 };
 
-/// The public base URL of a kind, or empty when the user must give one.
-std::string_view default_base_url(provider_kind kind) {
-  switch (kind) {
-    case provider_kind::openai_chat:
-    case provider_kind::openai_completions:
-      return "https://api.openai.com";
-    case provider_kind::anthropic_messages:
-      return "https://api.anthropic.com";
-    case provider_kind::gemini:
-      return "https://generativelanguage.googleapis.com";
-    default:
-      return {};
-  }
-}
-
-/// The header a kind sends its key in, or empty for `Authorization: Bearer`.
-std::string_view default_auth_header(provider_kind kind) {
-  switch (kind) {
-    case provider_kind::anthropic_messages:
-      return "x-api-key";
-    case provider_kind::gemini:
-      return "x-goog-api-key";
-    case provider_kind::azure_openai:
-      return "api-key";
-    default:
-      return {};
-  }
-}
-
-std::string_view default_api_version(provider_kind kind) {
-  switch (kind) {
-    case provider_kind::anthropic_messages:
-      return "2023-06-01";
-    case provider_kind::azure_openai:
-      return "2024-10-21";
-    default:
-      return {};
-  }
-}
-
 const name_table<continuation_style>& continuation_names() {
   static const name_table<continuation_style> table{
       {to_string(continuation_style::prefill), continuation_style::prefill},
@@ -108,7 +68,7 @@ void config_parser::parse_provider(const std::string& name, const json& obj) {
     entry.ok = false;
     return; // the rest depends on the kind
   }
-  p.base_url = default_base_url(p.kind);
+  p.base_url = defaults_of(p.kind).base_url;
   if (auto u = member(obj, "base_url")) {
     if (auto str = rd_.string(*u, at("base_url"))) {
       if (str->rfind("http://", 0) != 0 && str->rfind("https://", 0) != 0)
@@ -128,7 +88,7 @@ void config_parser::parse_provider(const std::string& name, const json& obj) {
     if (auto s = rd_.string(v, at("api_key")))
       p.api_key = std::move(*s);
   });
-  p.api_version = default_api_version(p.kind);
+  p.api_version = defaults_of(p.kind).api_version;
   with(obj, "api_version", [&](const json& v) {
     if (auto s = rd_.string(v, at("api_version")))
       p.api_version = std::move(*s);
@@ -136,7 +96,7 @@ void config_parser::parse_provider(const std::string& name, const json& obj) {
   with(obj, "auth", [&](const json& v) {
     entry.explicit_auth = rd_.enumeration(v, at("auth"), "auth", auth_names());
   });
-  p.auth_header = default_auth_header(p.kind);
+  p.auth_header = defaults_of(p.kind).auth_header;
   with(obj, "auth_header", [&](const json& v) {
     if (auto s = rd_.string(v, at("auth_header"))) {
       if (s->empty())

@@ -6,7 +6,9 @@
 #include "switchyard/config.hpp"
 #include "switchyard/time.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <string>
@@ -120,6 +122,62 @@ private:
   const env_lookup& env_;
   std::vector<config_error>& errors_;
 };
+
+/// Reads the value of one key of a section (the key's path given) into `S`;
+/// returns false when it rejected the value (after recording why), leaving
+/// `out` as it was.
+template <class S>
+using key_reader
+    = std::function<bool(reader&, const json&, const std::string&, S&)>;
+
+/// The keys of a config section, each spelled once: the unknown-key check,
+/// its "did you mean" hint and the reading all come from this table, in its
+/// order.
+template <class S>
+using section_keys = std::vector<std::pair<std::string_view, key_reader<S>>>;
+
+/// Returns the key names of `keys`, in order, followed by `extra`.
+template <class S>
+std::vector<std::string_view>
+names_of(const section_keys<S>& keys,
+         std::initializer_list<std::string_view> extra = {}) {
+  std::vector<std::string_view> result;
+  result.reserve(keys.size() + extra.size());
+  for (auto& [name, _] : keys)
+    result.push_back(name);
+  result.insert(result.end(), extra.begin(), extra.end());
+  return result;
+}
+
+/// What `read_section` did.
+struct section_read {
+  /// False when the value was no object (nothing was read).
+  bool object = false;
+  /// The keys present whose value was rejected.
+  std::vector<std::string_view> rejected;
+
+  bool rejects(std::string_view key) const {
+    return std::find(rejected.begin(), rejected.end(), key) != rejected.end();
+  }
+};
+
+/// Checks that `obj` is an object holding only `keys` (and `extra`, which
+/// the caller reads itself) and overlays the keys it holds onto `out`.
+template <class S>
+section_read read_section(reader& rd, const json& obj, const std::string& path,
+                          const section_keys<S>& keys, S& out,
+                          std::initializer_list<std::string_view> extra = {}) {
+  section_read result;
+  if (!rd.object(obj, path, names_of(keys, extra)))
+    return result;
+  result.object = true;
+  for (auto& [name, read] : keys) {
+    auto i = obj.find(name);
+    if (i != obj.end() && !read(rd, *i, child(path, name), out))
+      result.rejected.push_back(name);
+  }
+  return result;
+}
 
 /// Calls `f(value)` when `obj` (an object) holds `key`; returns whether it did.
 template <class F>

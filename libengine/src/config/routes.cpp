@@ -24,16 +24,13 @@ config_parser::resolve_target(const std::string& name,
 void config_parser::parse_route(const std::string& name, const json& obj) {
   auto path = child("routes", name);
   auto at = [&](std::string_view key) { return child(path, key); };
-  if (!rd_.object(obj, path,
-                  {"targets", "strategy", "deadline_ms", "ladder_ms", "retry",
-                   "backoff", "breaker", "retry_budget", "hedge",
-                   "stream_failover", "stream", "context_fallbacks",
-                   "content_policy_fallbacks"}))
-    return;
   route_config route;
   route.name = name;
   route.policy = cfg.defaults.route;
-  apply_route_policy(rd_, obj, path, route.policy);
+  if (!apply_route_policy(rd_, obj, path, route.policy,
+                          {"targets", "breaker", "context_fallbacks",
+                           "content_policy_fallbacks"}))
+    return;
   auto tp = at("targets");
   auto targets = member(obj, "targets");
   if (targets == nullptr) {
@@ -41,6 +38,12 @@ void config_parser::parse_route(const std::string& name, const json& obj) {
   } else if (rd_.array(*targets, tp)) {
     if (targets->empty())
       rd_.error(tp, "expected at least one target");
+    else if (targets->size() > max_route_targets)
+      rd_.error(tp, "expected at most " + std::to_string(max_route_targets)
+                        + " targets, got " + std::to_string(targets->size())
+                        + " (the router orders at most "
+                        + std::to_string(max_route_targets)
+                        + " candidates per call)");
     std::map<std::string, size_t> seen;
     for (size_t i = 0; i < targets->size(); ++i) {
       auto& t = (*targets)[i];

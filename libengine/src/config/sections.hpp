@@ -51,10 +51,13 @@ void apply_timeouts(reader& rd, const json& obj, const std::string& path,
 void apply_transport(reader& rd, const json& obj, const std::string& path,
                      transport_config& out);
 
-/// Overlays the route-policy keys of a route or `defaults` object (strategy,
-/// deadline_ms, ladder_ms, retry, backoff, retry_budget, hedge,
-/// stream_failover, stream). Unknown keys are the caller's business.
-void apply_route_policy(reader& rd, const json& obj, const std::string& path,
-                        route_policy& out);
+/// Reads a route or `defaults` object: checks that it holds only the
+/// route-policy keys (strategy, deadline_ms, ladder_ms, retry, backoff,
+/// retry_budget, hedge, stream_failover, stream) and `own_keys`, which the
+/// caller reads itself, and overlays the policy keys onto `out`. Returns
+/// false when `obj` is no object.
+bool apply_route_policy(reader& rd, const json& obj, const std::string& path,
+                        route_policy& out,
+                        std::initializer_list<std::string_view> own_keys);
 
 } // namespace switchyard::config_detail

@@ -87,14 +87,12 @@ retry_verdict decide_retry(const failure& f, const retry_context& ctx,
     return give_up(retry_reason::caller_cancelled);
   if (ctx.remaining <= timespan::zero())
     return give_up(retry_reason::deadline_passed);
-  if (ctx.streamed_content) {
-    // The caller has content: only the route's stream policy may go on,
-    // and it does so on another target.
-    retry_verdict v;
-    v.action = retry_action::fall_back;
-    v.reason = retry_reason::streamed_content;
-    return v;
-  }
+  // The caller has content: only the route's stream policy may go on, and
+  // it does so on another target, within the class's scope (a content
+  // filter mid-stream still goes only to content-policy targets, a bad
+  // request still returns to the caller).
+  if (ctx.streamed_content)
+    return move_on(f, retry, retry_reason::streamed_content);
   // How many retries this class gets here; the server's x-should-retry
   // overrides the class (true: at least one retry; false: none).
   auto limit = retry.max_retries[static_cast<size_t>(f.cls)];

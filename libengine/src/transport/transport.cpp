@@ -10,12 +10,13 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <system_error>
 #include <thread>
 #include <unistd.h>
 #include <unordered_map>
@@ -124,15 +125,20 @@ bool is_https(std::string_view url) noexcept {
   return true;
 }
 
-void init_curl_once() {
+/// Initialises libcurl once per process, whoever creates the first
+/// transport and on whichever thread; returns its result to every caller.
+CURLcode init_curl_once() {
   static std::once_flag flag;
-  std::call_once(flag, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  static CURLcode result = CURLE_OK;
+  std::call_once(flag, [] { result = curl_global_init(CURL_GLOBAL_DEFAULT); });
+  return result;
 }
 
-[[noreturn]] void fatal(const char* what) {
-  std::fprintf(stderr, "switchyard transport: %s failed (errno %d)\n", what,
-               errno);
-  std::abort();
+/// "what failed (errno N: text)", from the errno a system call just set.
+std::string system_failure(const char* what) {
+  auto err = errno;
+  return std::string{what} + " failed (errno " + std::to_string(err) + ": "
+         + std::strerror(err) + ")";
 }
 
 } // namespace
@@ -143,20 +149,28 @@ struct transport::impl {
       cfg_.max_host_connections = 256;
     if (cfg_.max_connections <= 0)
       cfg_.max_connections = 4 * cfg_.max_host_connections;
+    start_error_ = start_loop();
+  }
+
+  /// Starts the loop; returns why it could not (the transport then fails
+  /// every job it is given).
+  std::string start_loop() {
+    if (auto rc = init_curl_once(); rc != CURLE_OK)
+      return std::string{"curl_global_init failed: "} + curl_easy_strerror(rc);
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0)
-      fatal("eventfd");
+      return system_failure("eventfd");
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0)
-      fatal("epoll_create1");
+      return system_failure("epoll_create1");
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = wake_fd_;
     if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0)
-      fatal("epoll_ctl");
+      return system_failure("epoll_ctl");
     multi_ = curl_multi_init();
     if (multi_ == nullptr)
-      fatal("curl_multi_init");
+      return "curl_multi_init failed";
     curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, &impl::on_socket);
     curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, &impl::on_timer);
@@ -176,26 +190,45 @@ struct transport::impl {
       curl_share_cleanup(share_);
       share_ = nullptr;
     }
-    thread_ = std::thread{[this] { run(); }};
+    try {
+      thread_ = std::thread{[this] { run(); }};
+    } catch (const std::system_error& e) {
+      return std::string{"starting the loop thread failed: "} + e.what();
+    }
+    return {};
   }
 
   ~impl() {
-    {
-      std::lock_guard<std::mutex> guard{mtx_};
-      stopping_ = true;
+    if (thread_.joinable()) {
+      {
+        std::lock_guard<std::mutex> guard{mtx_};
+        stopping_ = true;
+      }
+      wake();
+      thread_.join();
+    } else if (multi_ != nullptr) {
+      curl_multi_cleanup(multi_); // the loop never ran to clean it up
     }
-    wake();
-    thread_.join();
     if (share_ != nullptr)
       curl_share_cleanup(share_); // after shutdown() freed every handle
-    close(epoll_fd_);
-    close(wake_fd_);
+    if (epoll_fd_ >= 0)
+      close(epoll_fd_);
+    if (wake_fd_ >= 0)
+      close(wake_fd_);
   }
 
   // -- called from any thread ------------------------------------------------
 
   uint64_t submit(http_job job, std::shared_ptr<transfer_sink> sink) {
     auto id = next_id_.fetch_add(1, std::memory_order_relaxed);
+    if (!start_error_.empty()) {
+      // No loop to run it: the job ends here, on the caller's thread.
+      transfer_result result;
+      result.error = transport_error::other;
+      result.detail = "transport unavailable: " + start_error_;
+      sink->on_complete(std::move(result));
+      return id;
+    }
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     pending_job p{id, std::move(job), std::move(sink), clock_type::now()};
     bool need_wake = false;
@@ -211,6 +244,8 @@ struct transport::impl {
   }
 
   void cancel(uint64_t id) {
+    if (!start_error_.empty())
+      return; // every job completed when it was submitted
     bool need_wake = false;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -224,6 +259,10 @@ struct transport::impl {
 
   size_t in_flight() const noexcept {
     return in_flight_.load(std::memory_order_relaxed);
+  }
+
+  const std::string& start_error() const noexcept {
+    return start_error_;
   }
 
 private:
@@ -344,7 +383,12 @@ private:
   }
 
   void start(pending_job& p) {
-    auto& t = acquire();
+    auto* handle = acquire();
+    if (handle == nullptr) {
+      complete_unstarted(p, transport_error::other, "curl_easy_init failed");
+      return;
+    }
+    auto& t = *handle;
     t.id = p.id;
     t.stream = p.job.stream;
     t.timeouts = p.job.timeouts;
@@ -559,7 +603,9 @@ private:
 
   // -- transfer pool ---------------------------------------------------------
 
-  transfer& acquire() {
+  /// Returns a transfer with an easy handle, or nullptr when libcurl cannot
+  /// make one.
+  transfer* acquire() {
     transfer* t = nullptr;
     if (!free_.empty()) {
       t = free_.back();
@@ -571,12 +617,14 @@ private:
     }
     if (t->easy == nullptr) {
       t->easy = curl_easy_init();
-      if (t->easy == nullptr)
-        fatal("curl_easy_init");
+      if (t->easy == nullptr) {
+        free_.push_back(t);
+        return nullptr;
+      }
     } else {
       --pooled_handles_;
     }
-    return *t;
+    return t;
   }
 
   /// Returns a transfer to the pool. Transfer objects live as long as the
@@ -698,6 +746,9 @@ private:
   // -- state -----------------------------------------------------------------
 
   transport_config cfg_;
+  /// Why the loop could not start; empty when it runs. Set once, before
+  /// the transport is shared.
+  std::string start_error_;
 
   // Shared with submitters, guarded by mtx_.
   std::mutex mtx_;
@@ -728,14 +779,9 @@ private:
 
 // -- transport ----------------------------------------------------------------
 
-transport::transport(transport_config cfg) {
-  init_curl_once();
-  if (cfg.insecure_skip_verify)
-    std::fputs("switchyard: warning: TLS certificate verification is OFF "
-               "(engine.transport.insecure_skip_verify); upstream identities "
-               "are not checked\n",
-               stderr);
-  impl_ = std::make_unique<impl>(std::move(cfg));
+transport::transport(transport_config cfg)
+    : impl_(std::make_unique<impl>(std::move(cfg))) {
+  // nop
 }
 
 transport::~transport() = default;
@@ -750,6 +796,10 @@ void transport::cancel(uint64_t id) {
 
 size_t transport::in_flight() const noexcept {
   return impl_->in_flight();
+}
+
+const std::string& transport::start_error() const noexcept {
+  return impl_->start_error();
 }
 
 } // namespace switchyard

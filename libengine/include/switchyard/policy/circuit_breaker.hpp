@@ -12,8 +12,8 @@
 
 namespace switchyard {
 
-/// The states of a circuit breaker. `forced_open` and `forced_closed` are operator
-/// overrides that hold until `reset()`.
+/// The states of a circuit breaker. `forced_open` and `forced_closed` are
+/// operator overrides that hold until `reset()`.
 enum class breaker_state : uint8_t {
   closed,
   open,
