@@ -80,9 +80,10 @@ key_reader<S> string_key(std::string S::*m) {
   };
 }
 
-/// A name from `table`; `what` names the kind in errors.
-template <class S, class E>
-key_reader<S> enum_key(E S::*m, std::string_view what,
+/// A name from `table`; `what` names the kind in errors. The member may be
+/// the enumeration or an optional of it.
+template <class S, class M, class E>
+key_reader<S> enum_key(M S::*m, std::string_view what,
                        const name_table<E>& table) {
   return [m, what, &table](reader& rd, const json& v, const std::string& p,
                            S& out) {

@@ -1,3 +1,4 @@
+#include "keys.hpp"
 #include "parser.hpp"
 #include "sections.hpp"
 
@@ -36,6 +37,67 @@ const name_table<auth_style>& auth_names() {
   return table;
 }
 
+/// The keys of a provider read alike for every kind (`kind` and `base_url`
+/// are read first, by hand: the kind decides the defaults).
+const section_keys<provider_entry>& provider_keys() {
+  using E = provider_entry;
+  using P = provider_config;
+  static const section_keys<E> keys{
+      {"api_key", in(&E::cfg, string_key(&P::api_key))},
+      {"api_version", in(&E::cfg, string_key(&P::api_version))},
+      {"auth",
+       [](reader& rd, const json& v, const std::string& p, E& out) {
+         out.explicit_auth = rd.enumeration(v, p, "auth", auth_names());
+         return out.explicit_auth.has_value();
+       }},
+      {"auth_header",
+       [](reader& rd, const json& v, const std::string& p, E& out) {
+         auto s = rd.string(v, p);
+         if (!s)
+           return false;
+         if (s->empty())
+           rd.error(p, "expected a header name, got \"\"");
+         out.cfg.auth_header = std::move(*s);
+         return true;
+       }},
+      {"headers",
+       [](reader& rd, const json& v, const std::string& p, E& out) {
+         if (!rd.any_object(v, p))
+           return false;
+         for (auto& [key, value] : v.items())
+           if (auto s = rd.string(value, child(p, key)))
+             out.cfg.headers.push_back(header{key, std::move(*s)});
+         return true;
+       }},
+      {"default_max_tokens",
+       in(&E::cfg, integer_key(&P::default_max_tokens, 1, 10'000'000))},
+      {"timeouts", in(&E::cfg, object_key(&P::timeouts, apply_timeouts))},
+      {"continuation",
+       in(&E::cfg, enum_key(&P::continuation, "continuation style",
+                            continuation_names()))},
+  };
+  return keys;
+}
+
+/// The keys of a deployment that need no provider (`provider`, `model`,
+/// `deployment` and `breaker` are read by hand).
+const section_keys<deployment_config>& deployment_keys() {
+  using D = deployment_config;
+  static const section_keys<D> keys{
+      {"api_key", in(&D::ep, string_key(&endpoint::api_key))},
+      {"weight", number_key(&D::weight, 0, 1e6)},
+      {"priority", integer_key(&D::priority, -1'000'000, 1'000'000)},
+      {"cost_per_1k_input", number_key(&D::cost_per_1k_input, 0,
+                                       std::numeric_limits<double>::max())},
+      {"cost_per_1k_output", number_key(&D::cost_per_1k_output, 0,
+                                        std::numeric_limits<double>::max())},
+      {"context_window", integer_key(&D::context_window, 0, 100'000'000)},
+      {"limits", object_key(&D::limits, apply_limits)},
+      {"timeouts", object_key(&D::timeouts, apply_timeouts)},
+  };
+  return keys;
+}
+
 } // namespace
 
 void config_parser::parse_provider(const std::string& name, const json& obj) {
@@ -43,10 +105,7 @@ void config_parser::parse_provider(const std::string& name, const json& obj) {
   auto& entry = providers_[name];
   entry.cfg.name = name;
   auto at = [&](std::string_view key) { return child(path, key); };
-  if (!rd_.object(obj, path,
-                  {"kind", "base_url", "api_key", "api_version", "auth",
-                   "auth_header", "headers", "default_max_tokens", "timeouts",
-                   "continuation"})) {
+  if (!rd_.object(obj, path, names_of(provider_keys(), {"kind", "base_url"}))) {
     entry.ok = false;
     return;
   }
@@ -68,7 +127,10 @@ void config_parser::parse_provider(const std::string& name, const json& obj) {
     entry.ok = false;
     return; // the rest depends on the kind
   }
-  p.base_url = defaults_of(p.kind).base_url;
+  auto& kind_defaults = defaults_of(p.kind);
+  p.base_url = kind_defaults.base_url;
+  p.api_version = kind_defaults.api_version;
+  p.auth_header = kind_defaults.auth_header;
   if (auto u = member(obj, "base_url")) {
     if (auto str = rd_.string(*u, at("base_url"))) {
       if (str->rfind("http://", 0) != 0 && str->rfind("https://", 0) != 0)
@@ -84,48 +146,10 @@ void config_parser::parse_provider(const std::string& name, const json& obj) {
                                   + std::string{to_string(p.kind)}
                                   + "\" has no default address)");
   }
-  with(obj, "api_key", [&](const json& v) {
-    if (auto s = rd_.string(v, at("api_key")))
-      p.api_key = std::move(*s);
-  });
-  p.api_version = defaults_of(p.kind).api_version;
-  with(obj, "api_version", [&](const json& v) {
-    if (auto s = rd_.string(v, at("api_version")))
-      p.api_version = std::move(*s);
-  });
-  with(obj, "auth", [&](const json& v) {
-    entry.explicit_auth = rd_.enumeration(v, at("auth"), "auth", auth_names());
-  });
-  p.auth_header = defaults_of(p.kind).auth_header;
-  with(obj, "auth_header", [&](const json& v) {
-    if (auto s = rd_.string(v, at("auth_header"))) {
-      if (s->empty())
-        rd_.error(at("auth_header"), "expected a header name, got \"\"");
-      p.auth_header = std::move(*s);
-    }
-  });
+  read_keys(rd_, obj, path, provider_keys(), entry);
   if (entry.explicit_auth == auth_style::header && p.auth_header.empty())
     rd_.error(at("auth_header"),
               "missing required key (auth \"header\" needs a header name)");
-  with(obj, "headers", [&](const json& v) {
-    auto hp = at("headers");
-    if (!rd_.any_object(v, hp))
-      return;
-    for (auto& [key, value] : v.items())
-      if (auto s = rd_.string(value, child(hp, key)))
-        p.headers.push_back(header{key, std::move(*s)});
-  });
-  with(obj, "default_max_tokens", [&](const json& v) {
-    if (auto n = rd_.integer(v, at("default_max_tokens"), 1, 10'000'000))
-      p.default_max_tokens = *n;
-  });
-  with(obj, "timeouts", [&](const json& v) {
-    apply_timeouts(rd_, v, at("timeouts"), p.timeouts);
-  });
-  with(obj, "continuation", [&](const json& v) {
-    p.continuation = rd_.enumeration(
-        v, at("continuation"), "continuation style", continuation_names());
-  });
   entry.ok = rd_.error_count() == errors_before;
   if (!entry.ok)
     return;
@@ -144,9 +168,8 @@ void config_parser::parse_deployment(const std::string& name, const json& obj) {
   auto path = child("deployments", name);
   auto at = [&](std::string_view key) { return child(path, key); };
   if (!rd_.object(obj, path,
-                  {"provider", "model", "api_key", "deployment", "weight",
-                   "priority", "cost_per_1k_input", "cost_per_1k_output",
-                   "context_window", "limits", "breaker", "timeouts"}))
+                  names_of(deployment_keys(),
+                           {"provider", "model", "deployment", "breaker"})))
     return;
   auto errors_before = rd_.error_count();
   const provider_entry* prov = nullptr;
@@ -196,35 +219,7 @@ void config_parser::parse_deployment(const std::string& name, const json& obj) {
     rd_.error(at("deployment"),
               "missing required key (the Azure deployment name)");
   }
-  with(obj, "api_key", [&](const json& v) {
-    if (auto s = rd_.string(v, at("api_key")))
-      ep.api_key = std::move(*s);
-  });
-  with(obj, "weight", [&](const json& v) {
-    if (auto w = rd_.number(v, at("weight"), 0, 1e6))
-      d.weight = *w;
-  });
-  with(obj, "priority", [&](const json& v) {
-    if (auto n = rd_.integer(v, at("priority"), -1'000'000, 1'000'000))
-      d.priority = static_cast<int32_t>(*n);
-  });
-  for (auto [key, field] :
-       {std::pair{"cost_per_1k_input", &d.cost_per_1k_input},
-        std::pair{"cost_per_1k_output", &d.cost_per_1k_output}}) {
-    with(obj, key, [&, f = field, k = key](const json& v) {
-      if (auto c = rd_.number(v, at(k), 0, std::numeric_limits<double>::max()))
-        *f = *c;
-    });
-  }
-  with(obj, "context_window", [&](const json& v) {
-    if (auto n = rd_.integer(v, at("context_window"), 0, 100'000'000))
-      d.context_window = *n;
-  });
-  with(obj, "limits",
-       [&](const json& v) { apply_limits(rd_, v, at("limits"), d.limits); });
-  with(obj, "timeouts", [&](const json& v) {
-    apply_timeouts(rd_, v, at("timeouts"), d.timeouts);
-  });
+  read_keys(rd_, obj, path, deployment_keys(), d);
   if (auto b = member(obj, "breaker"); b && !rd_.any_object(*b, at("breaker")))
     return;
   if (prov == nullptr || !prov->ok || rd_.error_count() != errors_before)

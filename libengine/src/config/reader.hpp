@@ -161,15 +161,12 @@ struct section_read {
   }
 };
 
-/// Checks that `obj` is an object holding only `keys` (and `extra`, which
-/// the caller reads itself) and overlays the keys it holds onto `out`.
+/// Overlays the keys of `keys` that `obj` (an object whose keys were
+/// checked) holds onto `out`.
 template <class S>
-section_read read_section(reader& rd, const json& obj, const std::string& path,
-                          const section_keys<S>& keys, S& out,
-                          std::initializer_list<std::string_view> extra = {}) {
+section_read read_keys(reader& rd, const json& obj, const std::string& path,
+                       const section_keys<S>& keys, S& out) {
   section_read result;
-  if (!rd.object(obj, path, names_of(keys, extra)))
-    return result;
   result.object = true;
   for (auto& [name, read] : keys) {
     auto i = obj.find(name);
@@ -177,6 +174,17 @@ section_read read_section(reader& rd, const json& obj, const std::string& path,
       result.rejected.push_back(name);
   }
   return result;
+}
+
+/// Checks that `obj` is an object holding only `keys` (and `extra`, which
+/// the caller reads itself) and overlays the keys it holds onto `out`.
+template <class S>
+section_read read_section(reader& rd, const json& obj, const std::string& path,
+                          const section_keys<S>& keys, S& out,
+                          std::initializer_list<std::string_view> extra = {}) {
+  if (!rd.object(obj, path, names_of(keys, extra)))
+    return section_read{};
+  return read_keys(rd, obj, path, keys, out);
 }
 
 /// Calls `f(value)` when `obj` (an object) holds `key`; returns whether it did.
