@@ -66,11 +66,11 @@ void stream_channel::broke(stream_failover mode, const std::string& from,
   stream_notice notice;
   notice.from = from;
   if (mode == stream_failover::continue_ && !delivered_tools_) {
-    notice.kind = "continue";
+    notice.kind = notice_kind::continue_;
     notice.message = why + "; the answer continues from a fallback";
     continuing_ = true;
   } else {
-    notice.kind = "restart";
+    notice.kind = notice_kind::restart;
     notice.message = why + "; discard the partial answer, it starts again"
                      + (mode == stream_failover::continue_
                             ? " (tool calls cannot be continued)"

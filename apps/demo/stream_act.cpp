@@ -52,8 +52,8 @@ bool run_stream_act(engine& eng, bool quiet) {
       } else if (const auto* s = std::get_if<stream_start>(&*ev)) {
         std::printf("[start: %s / %s] ", s->provider.c_str(), s->model.c_str());
       } else if (const auto* n = std::get_if<stream_notice>(&*ev)) {
-        std::printf(" [%s: %s -> %s]", n->kind.c_str(), n->from.c_str(),
-                    n->to.c_str());
+        std::printf(" [%s: %s -> %s]", std::string{to_string(n->kind)}.c_str(),
+                    n->from.c_str(), n->to.c_str());
       }
       std::fflush(stdout);
     }

@@ -250,7 +250,7 @@ CAF_TEST(restart policy tells the caller to discard and starts over) {
   CAF_CHECK_EQUAL(event_kinds(evs),
                   (kinds{"start", "text", "notice", "start", "text", "end"}));
   auto& notice = nth<stream_notice>(evs, 2);
-  CAF_CHECK_EQUAL(notice.kind, "restart");
+  CAF_CHECK_EQUAL(to_string(notice.kind), "restart");
   CAF_CHECK_EQUAL(notice.from, "a");
   CAF_CHECK_EQUAL(notice.to, "b");
   CAF_CHECK_EQUAL(nth<stream_start>(evs, 3).provider, "pb");
@@ -294,7 +294,7 @@ CAF_TEST(continue policy asks the fallback to go on and joins the seam) {
   CAF_CHECK_EQUAL(k[3], "notice");
   CAF_CHECK_EQUAL(std::count(k.begin(), k.end(), "start"), 1);
   auto& notice = nth<stream_notice>(evs, 3);
-  CAF_CHECK_EQUAL(notice.kind, "continue");
+  CAF_CHECK_EQUAL(to_string(notice.kind), "continue");
   CAF_CHECK_EQUAL(notice.to, "b");
   auto& end = std::get<stream_end>(evs.back());
   CAF_REQUIRE_EQUAL(end.attempts.size(), 2u);

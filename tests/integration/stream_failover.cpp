@@ -253,7 +253,7 @@ void check_restart(rig& r, const fault_case& f,
   if (!before.empty() && std::holds_alternative<stream_start>(before.front()))
     CAF_CHECK_EQUAL(std::get<stream_start>(before.front()).provider, "primary");
   auto notice = std::get<stream_notice>(evs[at]);
-  CAF_CHECK_EQUAL(notice.kind, "restart");
+  CAF_CHECK_EQUAL(to_string(notice.kind), "restart");
   CAF_CHECK_EQUAL(notice.from, primary_dep);
   CAF_CHECK_EQUAL(notice.to, fallback_dep);
   CAF_CHECK(!notice.message.empty());
@@ -289,7 +289,7 @@ void check_continue(rig& r, const fault_case& f,
   auto partial = text_of(head(evs, at));
   CAF_CHECK_EQUAL(partial, r.first_words(f.delivered));
   auto notice = std::get<stream_notice>(evs[at]);
-  CAF_CHECK_EQUAL(notice.kind, "continue");
+  CAF_CHECK_EQUAL(to_string(notice.kind), "continue");
   CAF_CHECK_EQUAL(notice.from, primary_dep);
   CAF_CHECK_EQUAL(notice.to, fallback_dep);
   // No gap, no duplicate at the seam.

@@ -273,8 +273,8 @@ struct event_printer {
   }
 
   void operator()(const stream_notice& x) {
-    out << "notice(" << x.kind << " " << x.from << "->" << x.to << ": "
-        << x.message << ")";
+    out << "notice(" << to_string(x.kind) << " " << x.from << "->" << x.to
+        << ": " << x.message << ")";
   }
 
   void operator()(const stream_end& x) {
