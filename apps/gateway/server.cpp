@@ -146,6 +146,8 @@ public:
   void start() {
     beast::error_code ec;
     stream_.socket().set_option(tcp::no_delay{true}, ec);
+    // The disconnect check peeks without ever blocking an I/O thread.
+    stream_.socket().non_blocking(true, ec);
     net::dispatch(stream_.get_executor(),
                   [self = shared_from_this()] { self->read_head(); });
   }

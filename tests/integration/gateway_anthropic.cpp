@@ -110,7 +110,7 @@ CAF_TEST(an Anthropic client falling back stays in Anthropic shape) {
   rig r{json{{"x-mock-fault", "overloaded"}}};
   auto res = r.messages(messages_body());
   CAF_REQUIRE_EQUAL(res.status, 200);
-  CAF_CHECK_EQUAL(json_of(res)["type"], "message");
+  CAF_CHECK_EQUAL(field_of(res, "/type"), "message");
   CAF_CHECK_EQUAL(res.header("x-switchyard-provider").value_or(""),
                   "anthropic");
   CAF_CHECK_EQUAL(res.header("x-switchyard-fallback-reason").value_or(""),
@@ -145,12 +145,12 @@ CAF_TEST(Anthropic clients get errors in Anthropic shape) {
   body.erase("max_tokens");
   res = r.messages(body);
   CAF_CHECK_EQUAL(res.status, 400);
-  CAF_CHECK_EQUAL(json_of(res)["error"]["type"], "invalid_request_error");
+  CAF_CHECK_EQUAL(field_of(res, "/error/type"), "invalid_request_error");
   body = messages_body();
   body["model"] = "nope";
   res = r.messages(body);
   CAF_CHECK_EQUAL(res.status, 404);
-  CAF_CHECK_EQUAL(json_of(res)["error"]["type"], "not_found_error");
+  CAF_CHECK_EQUAL(field_of(res, "/error/type"), "not_found_error");
 }
 
 CAF_TEST(every target overloaded is a 529 for Anthropic clients) {
@@ -161,7 +161,7 @@ CAF_TEST(every target overloaded is a 529 for Anthropic clients) {
   auto res = http_post(gw.url("/v1/messages"), messages_body().dump(),
                        anthropic_headers());
   CAF_CHECK_EQUAL(res.status, 529);
-  CAF_CHECK_EQUAL(json_of(res)["error"]["type"], "overloaded_error");
+  CAF_CHECK_EQUAL(field_of(res, "/error/type"), "overloaded_error");
   res = http_post(gw.url("/v1/chat/completions"),
                   json{{"model", "chat"},
                        {"messages", {{{"role", "user"}, {"content", "hi"}}}}}

@@ -119,6 +119,12 @@ json json_of(const http_result& res) {
   return doc;
 }
 
+json field_of(const http_result& res, const std::string& pointer) {
+  auto doc = json_of(res);
+  json::json_pointer ptr{pointer};
+  return doc.contains(ptr) ? doc[ptr] : json{};
+}
+
 std::vector<sse_event> parse_sse(const std::string& body) {
   std::vector<sse_event> out;
   sse_event cur;
@@ -153,8 +159,11 @@ std::vector<sse_event> parse_sse(const std::string& body) {
   return out;
 }
 
-raw_client::raw_client(uint16_t port) {
+raw_client::raw_client(uint16_t port, int receive_buffer) {
   fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (receive_buffer > 0)
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer,
+                 sizeof(receive_buffer));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -180,7 +189,9 @@ bool raw_client::send(std::string_view bytes) {
 std::string raw_client::read_until(std::string_view needle,
                                    std::chrono::milliseconds timeout) {
   auto until = std::chrono::steady_clock::now() + timeout;
-  while (fd_ >= 0 && in_.find(needle) == std::string::npos) {
+  size_t from = 0; // where the needle may start in what is new
+  while (fd_ >= 0 && in_.find(needle, from) == std::string::npos) {
+    from = in_.size() >= needle.size() ? in_.size() - needle.size() + 1 : 0;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         until - std::chrono::steady_clock::now());
     if (left.count() <= 0)
@@ -188,7 +199,7 @@ std::string raw_client::read_until(std::string_view needle,
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
       break;
-    char buf[4096];
+    char buf[65536];
     auto n = ::recv(fd_, buf, sizeof(buf), 0);
     if (n <= 0)
       break;

@@ -64,6 +64,10 @@ nlohmann::json gateway_config(const std::vector<target_spec>& targets,
 /// The body of `res` as JSON; fails the test when it is not.
 nlohmann::json json_of(const http_result& res);
 
+/// The value at JSON `pointer` ("/error/code") in the body of `res` (a
+/// copy, so that it can be checked in place); null when absent.
+nlohmann::json field_of(const http_result& res, const std::string& pointer);
+
 /// One server-sent event (or comment).
 struct sse_event {
   std::string event;
@@ -79,7 +83,8 @@ std::vector<sse_event> parse_sse(const std::string& body);
 /// keep a connection idle, read slowly.
 class raw_client {
 public:
-  explicit raw_client(uint16_t port);
+  /// Connects; `receive_buffer` > 0 sets the socket's SO_RCVBUF first.
+  explicit raw_client(uint16_t port, int receive_buffer = 0);
   ~raw_client();
   raw_client(const raw_client&) = delete;
   raw_client& operator=(const raw_client&) = delete;
