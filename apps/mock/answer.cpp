@@ -1,5 +1,6 @@
 #include "answer.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace switchyard::mock {
@@ -73,7 +74,8 @@ std::string answer_text(uint64_t seed, std::string_view model,
 }
 
 answer make_answer(uint64_t seed, std::string_view model,
-                   const std::vector<message>& messages, int64_t words) {
+                   const std::vector<message>& messages, int64_t words,
+                   int64_t overlap) {
   answer result;
   for (const auto& msg : messages)
     result.prompt_tokens += count_words(msg.text);
@@ -82,7 +84,9 @@ answer make_answer(uint64_t seed, std::string_view model,
     auto full = answer_text(seed, model, head, words);
     const auto& prefill = messages.back().text;
     if (full.compare(0, prefill.size(), prefill) == 0)
-      result.text = full.substr(prefill.size());
+      result.text = full.substr(
+          prefill.size()
+          - std::min(prefill.size(), static_cast<size_t>(overlap)));
     else
       result.text = std::move(full);
   } else {

@@ -43,9 +43,12 @@ std::string answer_text(uint64_t seed, std::string_view model,
 
 /// Answers a conversation. When the last message is an assistant prefill,
 /// the answer is the full answer to the conversation without it, minus the
-/// prefill when the prefill is a prefix of it (else the full answer).
+/// prefill when the prefill is a prefix of it (else the full answer); with
+/// `overlap` > 0 it then starts that many characters before the end of the
+/// prefill (a continuation that repeats part of what it continues).
 answer make_answer(uint64_t seed, std::string_view model,
-                   const std::vector<message>& messages, int64_t words);
+                   const std::vector<message>& messages, int64_t words,
+                   int64_t overlap = 0);
 
 /// Splits text into stream pieces: a new piece starts at every space, so the
 /// pieces are "first", " second", " third" and concatenate to the text.

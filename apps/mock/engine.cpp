@@ -213,7 +213,7 @@ response_plan mock_engine::success(const mock_request& req,
                                    int64_t chunk_delay_ms) {
   using ending = response_plan::ending;
   response_plan out;
-  auto ans = make_answer(seed_, req.model, req.messages, words);
+  auto ans = make_answer(seed_, req.model, req.messages, words, plan.overlap);
   if (plan.empty) {
     ans.text.clear();
     ans.completion_tokens = 0;

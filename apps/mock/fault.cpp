@@ -11,14 +11,14 @@ namespace switchyard::mock {
 namespace {
 
 // Every fault name, interned so that the stats can keep string_views.
-constexpr std::array<std::string_view, 20> fault_names = {
+constexpr std::array<std::string_view, 21> fault_names = {
     "status",         "rate_limit",     "quota",
     "overloaded",     "server_error",   "auth",
     "context_length", "content_filter", "latency",
     "hang",           "first_byte",     "close",
     "drop_after",     "stall_after",    "error_event_after",
     "malformed",      "empty",          "no_done",
-    "should_retry",   "retry_after_ms",
+    "should_retry",   "retry_after_ms", "overlap",
 };
 
 std::string_view trim(std::string_view s) noexcept {
@@ -60,7 +60,7 @@ std::string bad(std::string_view item, std::string_view what) {
 
 bool is_modifier_fault(std::string_view name) noexcept {
   return name == "latency" || name == "first_byte" || name == "should_retry"
-         || name == "retry_after_ms";
+         || name == "retry_after_ms" || name == "overlap";
 }
 
 std::optional<std::string> apply_fault(std::string_view item,
@@ -127,6 +127,10 @@ std::optional<std::string> apply_fault(std::string_view item,
   } else if (name == "error_event_after") {
     if ((err = need_int(plan.error_event_after)))
       return err;
+  } else if (name == "overlap") {
+    if ((err = need_int(n)))
+      return err;
+    plan.overlap = *n;
   } else if (name == "retry_after_ms") {
     if ((err = need_int(plan.retry_after_ms)))
       return err;

@@ -44,6 +44,9 @@ struct fault_plan {
   std::optional<int64_t> error_event_after;
   std::optional<bool> should_retry;
   std::optional<int64_t> retry_after_ms;
+  /// For `overlap=<n>`: a continuation (assistant prefill) re-sends the last
+  /// n characters of the prefill before the rest.
+  int64_t overlap = 0;
   /// The names of the faults that applied, for the stats ("none" if empty).
   std::vector<std::string_view> names;
 
@@ -62,7 +65,7 @@ std::optional<std::string> apply_fault_list(std::string_view list,
                                             fault_plan& plan);
 
 /// True for the faults that only modify a response (latency, first_byte,
-/// should_retry, retry_after_ms) rather than decide its outcome.
+/// should_retry, retry_after_ms, overlap) rather than decide its outcome.
 bool is_modifier_fault(std::string_view name) noexcept;
 
 } // namespace switchyard::mock

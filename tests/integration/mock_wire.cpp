@@ -258,3 +258,28 @@ CAF_TEST(unknown paths and invalid JSON get the provider error shapes) {
                   "INVALID_ARGUMENT");
   CAF_CHECK_EQUAL(json(json::parse(g.body)["error"]["code"]), 400);
 }
+
+CAF_TEST(overlap makes a continuation repeat the end of the prefill) {
+  json conv = {{"model", "gpt-4o-mini"},
+               {"messages", {{{"role", "user"}, {"content", "Tell a story"}}}}};
+  auto full = chat_text(http_post(url("/v1/chat/completions"), conv.dump(),
+                                  {{"x-mock-words", "8"}}));
+  auto cut = full.find(' ', full.find(' ') + 1) + 3; // mid third word
+  conv["messages"].push_back(
+      {{"role", "assistant"}, {"content", full.substr(0, cut)}});
+  auto rest = chat_text(
+      http_post(url("/v1/chat/completions"), conv.dump(),
+                {{"x-mock-words", "8"}, {"x-mock-fault", "overlap=5"}}));
+  CAF_CHECK_EQUAL(rest, full.substr(cut - 5));
+  // More than the prefill: the whole answer again.
+  rest = chat_text(
+      http_post(url("/v1/chat/completions"), conv.dump(),
+                {{"x-mock-words", "8"}, {"x-mock-fault", "overlap=1000"}}));
+  CAF_CHECK_EQUAL(rest, full);
+  // Without a prefill it changes nothing.
+  conv["messages"].erase(1);
+  CAF_CHECK_EQUAL(chat_text(http_post(
+                      url("/v1/chat/completions"), conv.dump(),
+                      {{"x-mock-words", "8"}, {"x-mock-fault", "overlap=5"}})),
+                  full);
+}

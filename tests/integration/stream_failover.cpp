@@ -48,11 +48,17 @@ struct rig {
   std::string full;
   usage full_usage;
 
+  /// `fallback_fault`: the fallback's faults (e.g. "overlap=12", a
+  /// continuation that repeats the end of what it continues).
   rig(std::string_view policy, std::string_view fault,
-      std::string_view fallback_kind = "anthropic_messages") {
+      std::string_view fallback_kind = "anthropic_messages",
+      std::string_view fallback_fault = "") {
     json fault_headers = json::object();
     if (!fault.empty())
       fault_headers["x-mock-fault"] = fault;
+    json fallback_headers = json::object();
+    if (!fallback_fault.empty())
+      fallback_headers["x-mock-fault"] = fallback_fault;
     json no_retries = {{"rate_limited", 0},
                        {"server_error", 0},
                        {"timeout", 0},
@@ -60,7 +66,8 @@ struct rig {
     json cfg = {
         {"providers",
          {{"primary", mock_provider(primary, "openai_chat", fault_headers)},
-          {"fallback", mock_provider(fallback, fallback_kind)},
+          {"fallback",
+           mock_provider(fallback, fallback_kind, fallback_headers)},
           {"reference", mock_provider(fallback)}}},
         {"deployments",
          {{primary_dep, {{"provider", "primary"}, {"model", model}}},
@@ -435,9 +442,24 @@ CAF_TEST(continue policy after a stall continues on an openai_compatible) {
     CAF_CHECK(ends.front().attempts[0].cls == error_class::timeout);
 }
 
+CAF_TEST(continue policy drops what an overlapping continuation repeats) {
+  // The fallback re-sends the last 12 characters of the partial answer
+  // before the rest: the caller's text is still exact.
+  for (auto kind : {"anthropic_messages", "openai_compatible"}) {
+    rig r{"continue", drop.header, kind, "overlap=12"};
+    check_continue(r, drop, r.stream());
+  }
+}
+
 CAF_TEST(continue policy after a stream without its end marker completes) {
   // Everything was delivered; the fallback's continuation is empty, and the
   // answer stays whole.
   rig r{"continue", no_done.header};
+  check_continue(r, no_done, r.stream());
+}
+
+CAF_TEST(an overlapping continuation of a whole answer adds nothing) {
+  // The fallback repeats the last 12 characters and nothing else.
+  rig r{"continue", no_done.header, "anthropic_messages", "overlap=12"};
   check_continue(r, no_done, r.stream());
 }
