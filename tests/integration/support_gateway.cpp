@@ -1,5 +1,6 @@
 #include "integration/support_gateway.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cstdio>
 #include <fstream>
@@ -187,11 +188,14 @@ bool raw_client::send(std::string_view bytes) {
 }
 
 std::string raw_client::read_until(std::string_view needle,
-                                   std::chrono::milliseconds timeout) {
+                                   std::chrono::milliseconds timeout,
+                                   size_t start) {
   auto until = std::chrono::steady_clock::now() + timeout;
-  size_t from = 0; // where the needle may start in what is new
+  size_t from = start; // where the needle may start in what is new
   while (fd_ >= 0 && in_.find(needle, from) == std::string::npos) {
-    from = in_.size() >= needle.size() ? in_.size() - needle.size() + 1 : 0;
+    from = std::max(start, in_.size() >= needle.size()
+                               ? in_.size() - needle.size() + 1
+                               : size_t{0});
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         until - std::chrono::steady_clock::now());
     if (left.count() <= 0)

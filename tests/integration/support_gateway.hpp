@@ -91,10 +91,10 @@ public:
 
   bool send(std::string_view bytes);
 
-  /// Reads until `needle` was received or `timeout` passed; returns
-  /// everything received so far.
+  /// Reads until `needle` was received at or after offset `start` or
+  /// `timeout` passed; returns everything received so far.
   std::string read_until(std::string_view needle,
-                         std::chrono::milliseconds timeout);
+                         std::chrono::milliseconds timeout, size_t start = 0);
 
   /// Everything received so far.
   const std::string& received() const noexcept {
