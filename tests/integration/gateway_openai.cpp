@@ -201,14 +201,14 @@ CAF_TEST(a failing primary is invisible to the client) {
 CAF_TEST(a fallback is named in the headers) {
   rig r{json{{"x-mock-fault", "status=500"}}};
   auto res = r.chat(chat_body());
-  CAF_REQUIRE_EQUAL(res.status, 200);
+  CAF_CHECK_EQUAL(res.status, 200);
   CAF_CHECK_EQUAL(res.header("x-switchyard-deployment").value_or(""),
                   "secondary");
   CAF_CHECK_EQUAL(res.header("x-switchyard-attempts").value_or(""), "2");
   CAF_CHECK_EQUAL(res.header("x-switchyard-fallback-reason").value_or(""),
                   "server_error");
   auto streamed = r.chat(chat_body(true));
-  CAF_REQUIRE_EQUAL(streamed.status, 200);
+  CAF_CHECK_EQUAL(streamed.status, 200);
   CAF_CHECK_EQUAL(streamed.header("x-switchyard-deployment").value_or(""),
                   "secondary");
   CAF_CHECK_EQUAL(streamed.header("x-switchyard-attempts").value_or(""), "2");
