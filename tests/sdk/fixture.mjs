@@ -68,7 +68,6 @@ export function gatewayConfig({ primaryPort, secondaryPort, toolPort }) {
     gateway: {
       keys: [
         {
-          name: 'sdk-tests',
           key: CLIENT_KEY,
           routes: ['gpt-4o-mini', 'claude-sonnet', 'tools', 'limited', 'broken', 'standby'],
         },
