@@ -60,6 +60,31 @@ test('non-streaming message in Anthropic shape, with the switchyard headers', as
   assert.equal(h.fallbackReason, null);
 });
 
+test('the key in x-api-key, as Anthropic clients have long sent it', async () => {
+  const legacy = new Anthropic({
+    apiKey: null,
+    authToken: null,
+    defaultHeaders: { 'x-api-key': CLIENT_KEY, 'anthropic-version': '2023-06-01' },
+    baseURL: stack.gateway.url,
+    maxRetries: 0,
+    timeout: 15000,
+  });
+  const message = await legacy.messages.create({ model: 'claude-sonnet', max_tokens: 64, messages: ask('Old style') });
+  assert.equal(message.type, 'message');
+  const err = await rejects(
+    new Anthropic({
+      apiKey: null,
+      authToken: null,
+      defaultHeaders: { 'x-api-key': 'sk-wrong' },
+      baseURL: stack.gateway.url,
+      maxRetries: 0,
+    }).messages.create({ model: 'claude-sonnet', max_tokens: 16, messages: ask('Hi') }),
+    Anthropic.AuthenticationError,
+    401,
+  );
+  assertErrorType(err, 'authentication_error');
+});
+
 test('streaming message: Anthropic event sequence, same text as non-streaming', async () => {
   const messages = ask('Stream a few words');
   const whole = await client.messages.create({ model: 'claude-sonnet', max_tokens: 64, messages });
@@ -253,10 +278,12 @@ test('missing or wrong gateway key: AuthenticationError', async () => {
     401,
   );
   assertErrorType(err, 'authentication_error');
+  // No key at all: neither header (this SDK sends the key as a Bearer
+  // token; older versions sent x-api-key).
   await rejects(
     makeClient('unused').messages.create(
       { model: 'claude-sonnet', max_tokens: 16, messages: ask('Hi') },
-      { headers: { 'x-api-key': null } },
+      { headers: { 'x-api-key': null, authorization: null } },
     ),
     Anthropic.AuthenticationError,
     401,
