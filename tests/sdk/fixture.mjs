@@ -73,6 +73,8 @@ export function gatewayConfig({ primaryPort, secondaryPort, toolPort }) {
         },
       ],
       admin_key: ADMIN_KEY,
+      // Teardown sends SIGTERM and expects exit 0 within 5 s.
+      drain_grace_ms: 3000,
     },
   };
 }
