@@ -245,6 +245,29 @@ test('a stream whose upstream fails before its first token: InternalServerError'
   );
 });
 
+test('a stream that breaks after content ends with an error event the SDK raises', async () => {
+  const s = await client.messages.create({
+    model: 'dropping',
+    max_tokens: 64,
+    messages: ask('Break after three words'),
+    stream: true,
+  });
+  let text = '';
+  let caught;
+  const types = [];
+  try {
+    for await (const event of s) {
+      types.push(event.type);
+      if (event.type === 'content_block_delta' && event.delta.type === 'text_delta') text += event.delta.text;
+    }
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof Anthropic.APIError, `an APIError from event: error, got ${caught} after ${types.join(',')}`);
+  assert.equal(text.split(' ').length, 3, `the three words before the break: ${JSON.stringify(text)}`);
+  assert.ok(!types.includes('message_stop'), 'no message_stop after a break');
+});
+
 test('every breaker open: 529 overloaded_error, an InternalServerError', async () => {
   await stack.admin('standby-gpt', 'force-open');
   try {

@@ -12,6 +12,7 @@
 //   limited        limited-gpt: every call is a 429 from upstream
 //   broken         broken-gpt: every call is a 500 from upstream
 //   standby        standby-gpt: healthy; tests force its breaker open
+//   dropping       dropping-gpt: streams break after 3 words (stream_failover error)
 //   forbidden      primary-gpt, not in the client key's allow-list
 import { startMock, startGateway, stopAll } from './support.mjs';
 import { startToolUpstream } from './tool_upstream.mjs';
@@ -39,6 +40,7 @@ export function gatewayConfig({ primaryPort, secondaryPort, toolPort }) {
         headers: { 'x-mock-fault': 'rate_limit=7' },
       },
       broken: { kind: 'openai_chat', base_url: mock(primaryPort), headers: { 'x-mock-fault': 'server_error' } },
+      dropping: { kind: 'openai_chat', base_url: mock(primaryPort), headers: { 'x-mock-fault': 'drop_after=3' } },
       tools: { kind: 'openai_chat', base_url: mock(toolPort) },
     },
     deployments: {
@@ -47,6 +49,7 @@ export function gatewayConfig({ primaryPort, secondaryPort, toolPort }) {
       'limited-gpt': deployment('limited', 'gpt-4o-mini', { limits: { follow_headers: false } }),
       'broken-gpt': deployment('broken', 'gpt-4o-mini'),
       'standby-gpt': deployment('primary', 'gpt-4o-mini'),
+      'dropping-gpt': deployment('dropping', 'gpt-4o-mini'),
       'tools-gpt': deployment('tools', 'gpt-4o-mini'),
     },
     routes: {
@@ -56,6 +59,7 @@ export function gatewayConfig({ primaryPort, secondaryPort, toolPort }) {
       limited: { targets: ['limited-gpt'] },
       broken: { targets: ['broken-gpt'] },
       standby: { targets: ['standby-gpt'] },
+      dropping: { targets: ['dropping-gpt'], stream_failover: 'error' },
       forbidden: { targets: ['primary-gpt'] },
     },
     defaults: {
@@ -69,7 +73,7 @@ export function gatewayConfig({ primaryPort, secondaryPort, toolPort }) {
       keys: [
         {
           key: CLIENT_KEY,
-          routes: ['gpt-4o-mini', 'claude-sonnet', 'tools', 'limited', 'broken', 'standby'],
+          routes: ['gpt-4o-mini', 'claude-sonnet', 'tools', 'limited', 'broken', 'standby', 'dropping'],
         },
       ],
       admin_key: ADMIN_KEY,

@@ -238,6 +238,23 @@ test('a stream whose upstream fails before its first token: InternalServerError'
   );
 });
 
+test('a stream that breaks after content ends with an error the SDK raises', async () => {
+  const s = await client.chat.completions.create({
+    model: 'dropping',
+    messages: ask('Break after three words'),
+    stream: true,
+  });
+  let text = '';
+  let caught;
+  try {
+    for await (const chunk of s) text += chunk.choices[0]?.delta?.content ?? '';
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof OpenAI.APIError, `an APIError from the error event, got ${caught}`);
+  assert.equal(text.split(' ').length, 3, `the three words before the break: ${JSON.stringify(text)}`);
+});
+
 test('every breaker open: InternalServerError (503)', async () => {
   await stack.admin('standby-gpt', 'force-open');
   try {
