@@ -6,9 +6,14 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libcaf-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev libboost-dev
-  libcli11-dev libspdlog-dev libhiredis-dev redis-server wrk
+  libcli11-dev libspdlog-dev libhiredis-dev redis-server wrk nginx-light
   clang clang-format clang-tidy libclang-rt-dev curl python3 openssl
 )
+# The SDK tests (tests/sdk) run the official npm packages on node >= 18. A
+# machine that already has node (e.g. from another repository, with its own
+# npm) keeps it; otherwise Debian's nodejs 18 and npm.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
