@@ -49,16 +49,16 @@ json render_switchyard(const line_meta& meta,
   out["deployment"] = last.deployment;
   out["model"] = last.model;
   out["attempts"] = trail->size();
-  out["fell_back"] = fell_back(*trail);
+  out["fell_back"] = fell_back(*trail, meta.primary);
   out["trail"] = render_trail(*trail);
   return out;
 }
 
 } // namespace
 
-bool fell_back(const std::vector<attempt_record>& trail) {
-  return trail.size() > 1
-         && trail.back().deployment != trail.front().deployment;
+bool fell_back(const std::vector<attempt_record>& trail,
+               std::string_view primary) {
+  return !trail.empty() && trail.back().deployment != primary;
 }
 
 json render_completion(const chat_response& resp) {

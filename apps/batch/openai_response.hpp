@@ -24,6 +24,9 @@ struct line_meta {
   uint32_t requeued = 0;
   /// Seed of the line's `id` ("batch_req_...").
   uint64_t run_nonce = 0;
+  /// The first target of the line's route: an answer from any other
+  /// deployment fell back (tried and failed, or skipped as unavailable).
+  std::string_view primary;
 };
 
 /// The chat completion body of an answer (OpenAI's shape).
@@ -40,7 +43,9 @@ std::string render_failure(const line_meta& meta, const call_error& err);
 std::string render_problem(const line_meta& meta, std::string_view code,
                            std::string_view message);
 
-/// True when the answering deployment is not the first one tried.
-bool fell_back(const std::vector<attempt_record>& trail);
+/// True when the answering deployment is not `primary`, the route's first
+/// target.
+bool fell_back(const std::vector<attempt_record>& trail,
+               std::string_view primary);
 
 } // namespace switchyard::batch

@@ -1,7 +1,5 @@
 #include "report.hpp"
 
-#include "openai_response.hpp"
-
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -85,11 +83,11 @@ void batch_stats::add_trail(const std::vector<attempt_record>& trail) {
 
 void batch_stats::add_answer(const chat_response& resp,
                              std::chrono::milliseconds took,
-                             const engine_config& cfg) {
+                             bool answer_fell_back, const engine_config& cfg) {
   ++ok;
   add_trail(resp.attempts);
   latency.add(took);
-  if (batch::fell_back(resp.attempts))
+  if (answer_fell_back)
     ++fell_back;
   std::string deployment
       = resp.attempts.empty() ? std::string{} : resp.attempts.back().deployment;

@@ -67,7 +67,7 @@ struct batch_stats {
 
   /// Counts an answered line (tokens, cost, trail).
   void add_answer(const chat_response& resp, std::chrono::milliseconds took,
-                  const engine_config& cfg);
+                  bool fell_back, const engine_config& cfg);
 
   /// Counts a failed call.
   void add_failure(const call_error& err, std::chrono::milliseconds took);

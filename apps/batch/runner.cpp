@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <random>
 #include <unistd.h>
@@ -66,18 +67,29 @@ struct slot {
   uint64_t call_id = 0;
 };
 
-/// True when the engine refused the call locally because no target could
+/// How long a line waits before it goes again, when the engine refused it
+/// locally because no target could take it now.
+struct requeue_wait {
+  timespan wait;
+  /// Whether no other line should start meanwhile (every target is out, not
+  /// just full).
+  bool hold_all = false;
+};
+
+/// A wait when the engine refused the call locally because no target could
 /// take it now (open breakers, local rate limits, full queues): the line
-/// waits and goes again instead of failing.
-std::optional<timespan> wait_hint(const call_error& err) {
+/// waits and goes again instead of failing. Nothing for real failures.
+std::optional<requeue_wait> requeue_hint(const call_error& err) {
   const auto& f = err.failure;
   if (f.is(engine_code::all_targets_unavailable)) {
     if (err.retry_in)
-      return *err.retry_in;
+      return requeue_wait{*err.retry_in, true};
     return std::nullopt; // down for good (auth, quota): a real failure
   }
-  if (f.is(engine_code::local_rate_limit) || f.is(engine_code::queue_full))
-    return err.retry_in.value_or(milliseconds{50});
+  if (f.is(engine_code::local_rate_limit))
+    return requeue_wait{err.retry_in.value_or(milliseconds{50}), true};
+  if (f.is(engine_code::queue_full))
+    return requeue_wait{err.retry_in.value_or(milliseconds{10}), false};
   return std::nullopt;
 }
 
@@ -98,6 +110,13 @@ public:
     rules_.default_route = eng.config().default_route;
     nonce_ = std::random_device{}();
     nonce_ = (nonce_ << 32) ^ std::random_device{}();
+    window_ = static_cast<double>(slots_.size());
+    const auto& cfg = eng.config();
+    for (const auto& [name, r] : cfg.routes)
+      if (!r.targets.empty())
+        primary_[name] = r.targets.front().deployment;
+    if (auto it = primary_.find(cfg.default_route); it != primary_.end())
+      primary_[""] = it->second;
     for (size_t i = slots_.size(); i > 0; --i)
       free_.push_back(i - 1);
   }
@@ -132,6 +151,16 @@ private:
     return slots_.size() - free_.size();
   }
 
+  /// Lines in the engine now (not waiting to be sent again).
+  size_t in_engine() const noexcept {
+    return busy() - waiting_;
+  }
+
+  /// True when the congestion window allows one more line in the engine.
+  bool may_send() const noexcept {
+    return static_cast<double>(in_engine()) < window_;
+  }
+
   void stop(stop_reason why, clock_type::time_point now) {
     stop_ = why;
     grace_end_ = now + opts_.grace;
@@ -164,7 +193,7 @@ private:
   }
 
   void feed(line_source& in, clock_type::time_point now) {
-    while (!input_done_ && !free_.empty() && now >= hold_until_
+    while (!input_done_ && !free_.empty() && now >= hold_until_ && may_send()
            && stop_ == stop_reason::none) {
       auto text = in.next();
       if (!text) {
@@ -226,7 +255,7 @@ private:
       return;
     for (size_t i = 0; i < slots_.size(); ++i) {
       auto& s = slots_[i];
-      if (s.busy && s.waiting && now >= s.retry_at) {
+      if (s.busy && s.waiting && now >= s.retry_at && may_send()) {
         s.waiting = false;
         --waiting_;
         send(i);
@@ -248,9 +277,16 @@ private:
     auto& s = slots_[i];
     auto now = clock_type::now();
     auto took = std::chrono::duration_cast<milliseconds>(now - s.first_sent);
-    line_meta meta{s.line, s.custom_id, took, s.requeued, nonce_};
+    line_meta meta{s.line,     s.custom_id, took,
+                   s.requeued, nonce_,      primary_[s.route]};
     if (result) {
-      stats_.add_answer(*result, took, eng_.config());
+      // Additive increase: one more line in the engine per window of
+      // answers, up to --concurrency.
+      window_ = std::min(static_cast<double>(slots_.size()),
+                         window_ + 1.0 / window_);
+      stats_.add_answer(*result, took,
+                        fell_back(result->attempts, meta.primary),
+                        eng_.config());
       out_.append(render_answer(meta, *result));
       release(i);
       return;
@@ -261,18 +297,23 @@ private:
       return;
     }
     if (stop_ == stop_reason::none) {
-      if (auto wait = wait_hint(err); wait && took < opts_.requeue_limit) {
-        auto d = std::clamp<timespan>(*wait, milliseconds{5},
+      if (auto hint = requeue_hint(err); hint && took < opts_.requeue_limit) {
+        auto d = std::clamp<timespan>(hint->wait, milliseconds{1},
                                       std::chrono::seconds{60});
+        // Multiplicative decrease: the engine just said that this many
+        // lines are too many.
+        window_ = std::max(
+            1.0, std::min(window_, static_cast<double>(in_engine()) - 1));
         s.waiting = true;
         s.retry_at = now + d;
-        hold_until_ = std::max(hold_until_, s.retry_at);
+        if (hint->hold_all)
+          hold_until_ = std::max(hold_until_, s.retry_at);
         ++s.requeued;
         ++waiting_;
         ++stats_.requeues;
         return;
       }
-    } else if (wait_hint(err)) {
+    } else if (requeue_hint(err)) {
       release(i); // stopping: not written, a resume sends it
       return;
     }
@@ -311,8 +352,12 @@ private:
     auto now = clock_type::now();
     auto until = now + milliseconds{50};
     if (!input_done_ && !free_.empty() && stop_ == stop_reason::none
-        && now >= hold_until_)
+        && now >= hold_until_ && may_send())
       return; // more lines to start at once
+    if (waiting_ > 0 && may_send())
+      for (const auto& s : slots_)
+        if (s.busy && s.waiting)
+          until = std::min(until, std::max(s.retry_at, hold_until_));
     if (stop_ != stop_reason::none && !cancelled_)
       until = std::min(until, grace_end_);
     std::unique_lock guard{box_->mtx};
@@ -329,6 +374,11 @@ private:
   std::vector<slot> slots_;
   std::vector<size_t> free_;
   size_t waiting_ = 0;
+  /// Most lines in the engine at once now (AIMD on the engine's local
+  /// refusals); never above --concurrency.
+  double window_ = 1;
+  /// Each route's first target ("" for the default route).
+  std::map<std::string, std::string> primary_;
   progress_display display_;
   line_rules rules_;
   custom_id_set ids_;
@@ -415,7 +465,7 @@ int run_batch(const run_options& opts, engine_config cfg) {
       return fail(scan.error());
     stats.resumed = scan->lines;
     stats.resumed_errors = scan->errors;
-    if (!opts.quiet) {
+    {
       std::cerr << "switchyard-batch: resuming: " << scan->lines
                 << " lines already in " << opts.output;
       if (scan->torn_bytes > 0)
