@@ -50,6 +50,8 @@ struct inbox {
   std::mutex mtx;
   std::condition_variable cv;
   std::vector<item> items;
+  /// True while the run loop waits on `cv` (only then is it woken).
+  bool sleeping = false;
 };
 
 /// One line in the engine (or waiting to be sent again).
@@ -246,7 +248,8 @@ private:
         = eng_.complete(s.req, std::move(co), [box = box_, i](call_result r) {
             std::lock_guard guard{box->mtx};
             box->items.push_back({i, std::move(r)});
-            box->cv.notify_one();
+            if (box->sleeping)
+              box->cv.notify_one();
           });
   }
 
@@ -361,7 +364,9 @@ private:
     if (stop_ != stop_reason::none && !cancelled_)
       until = std::min(until, grace_end_);
     std::unique_lock guard{box_->mtx};
+    box_->sleeping = true;
     box_->cv.wait_until(guard, until, [&] { return !box_->items.empty(); });
+    box_->sleeping = false;
   }
 
   const run_options& opts_;
@@ -509,70 +514,6 @@ int run_batch(const run_options& opts, engine_config cfg) {
   if (stats.failures() + stats.resumed_errors > 0 || run.input_failed())
     return exit_some_failed;
   return exit_all_answered;
-}
-
-int dry_run(const run_options& opts, const engine_config& cfg) {
-  line_source in;
-  if (auto ok = in.open(opts.input); !ok) {
-    std::cerr << "switchyard-batch: " << ok.error() << '\n';
-    return exit_usage;
-  }
-  line_rules rules;
-  rules.route_override = opts.route;
-  for (const auto& [name, r] : cfg.routes)
-    rules.routes.push_back(name);
-  rules.default_route = cfg.default_route;
-  custom_id_set ids;
-  std::map<std::string, uint64_t> per_route;
-  std::map<std::string, uint64_t> per_problem;
-  std::vector<std::string> first;
-  constexpr size_t shown = 10;
-  uint64_t valid = 0;
-  auto note = [&](const std::string& code, const std::string& message) {
-    ++per_problem[code];
-    if (first.size() < shown)
-      first.push_back(message);
-  };
-  while (auto text = in.next()) {
-    if (is_blank(*text))
-      continue;
-    auto parsed = read_batch_line(*text, in.number(), rules);
-    if (auto* p = std::get_if<line_problem>(&parsed)) {
-      note(p->code, p->message);
-      continue;
-    }
-    auto& line = std::get<batch_line>(parsed);
-    if (!ids.insert(line.custom_id)) {
-      note("duplicate_custom_id", "line " + std::to_string(in.number())
-                                      + ": custom_id \"" + line.custom_id
-                                      + "\" was used by an earlier line");
-      continue;
-    }
-    ++valid;
-    ++per_route[line.route.empty() ? cfg.default_route : line.route];
-  }
-  if (in.failed()) {
-    std::cerr << "switchyard-batch: reading " << opts.input << " failed\n";
-    return exit_usage;
-  }
-  uint64_t invalid = 0;
-  for (const auto& [code, n] : per_problem)
-    invalid += n;
-  std::cout << "config " << opts.config << ": OK (" << cfg.deployments.size()
-            << " deployments, " << cfg.routes.size() << " routes)\n"
-            << "lines: " << valid + invalid << " (" << valid << " valid, "
-            << invalid << " invalid)\n";
-  for (const auto& [route, n] : per_route)
-    std::cout << "  route " << route << ": " << n << '\n';
-  for (const auto& [code, n] : per_problem)
-    std::cout << "  " << code << ": " << n << '\n';
-  if (!first.empty()) {
-    std::cout << "first problems:\n";
-    for (const auto& m : first)
-      std::cout << "  " << m << '\n';
-  }
-  std::cout << "dry run: nothing was sent\n";
-  return invalid == 0 ? exit_all_answered : exit_some_failed;
 }
 
 } // namespace switchyard::batch

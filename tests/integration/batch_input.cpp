@@ -2,6 +2,8 @@
 #include "integration/support_batch.hpp"
 #include "integration/support_engine.hpp"
 
+#include <set>
+
 #include <caf/test/unit_test.hpp>
 
 using namespace switchyard;
@@ -191,4 +193,50 @@ CAF_TEST(standard input and output work with a dash) {
   auto res = run_batch({"--config", cfg, "--input", "-", "--output",
                         dir.file("o2.jsonl"), "--resume"});
   CAF_CHECK_EQUAL(res.exit_code, 2);
+}
+
+CAF_TEST(max failures stops the run and the resume finishes it) {
+  temp_dir dir;
+  auto mock = start_mock();
+  load_scenario(mock, {{"defaults", {{"latency", 20}}}});
+  auto cfg = write_config(dir, mock);
+  // Five broken lines among 200 good ones, the first early on.
+  std::string text;
+  for (size_t i = 0; i < 200; ++i) {
+    if (i % 40 == 3)
+      text += "{broken\n";
+    text += batch_request("r" + std::to_string(i), "q" + std::to_string(i))
+                .dump()
+            + "\n";
+  }
+  write_file(dir.file("in.jsonl"), text);
+  std::vector<std::string> args{"--config",       cfg,
+                                "--input",        dir.file("in.jsonl"),
+                                "--output",       dir.file("out.jsonl"),
+                                "--max-failures", "2",
+                                "--concurrency",  "4"};
+  auto res = run_batch(args);
+  CAF_CHECK_EQUAL(res.exit_code, 1);
+  CAF_CHECK_NOT_EQUAL(res.err.find("--max-failures 2 reached"),
+                      std::string::npos);
+  CAF_CHECK_NOT_EQUAL(res.err.find("Resume with:"), std::string::npos);
+  auto first = read_output(dir.file("out.jsonl"));
+  CAF_CHECK_LESS(first.size(), 205u);
+  CAF_CHECK_GREATER_OR_EQUAL(first.size(), 2u);
+  // Without the limit the resume finishes: every line once, 5 errors.
+  args.resize(args.size() - 4);
+  args.push_back("--resume");
+  args.push_back("--quiet");
+  auto fin = run_batch(args);
+  CAF_CHECK_EQUAL(fin.exit_code, 1); // the broken lines stay failed
+  auto out = read_output(dir.file("out.jsonl"));
+  CAF_CHECK_EQUAL(out.size(), 205u);
+  std::set<uint64_t> lines;
+  size_t errors = 0;
+  for (const auto& line : out) {
+    lines.insert(line["switchyard"]["line"].get<uint64_t>());
+    errors += line["error"].is_null() ? 0 : 1;
+  }
+  CAF_CHECK_EQUAL(lines.size(), 205u);
+  CAF_CHECK_EQUAL(errors, 5u);
 }
