@@ -29,9 +29,6 @@ struct line_meta {
   std::string_view primary;
 };
 
-/// The chat completion body of an answer (OpenAI's shape).
-nlohmann::ordered_json render_completion(const chat_response& resp);
-
 /// A line for an answered request.
 std::string render_answer(const line_meta& meta, const chat_response& resp);
 

@@ -240,3 +240,26 @@ CAF_TEST(max failures stops the run and the resume finishes it) {
   CAF_CHECK_EQUAL(lines.size(), 205u);
   CAF_CHECK_EQUAL(errors, 5u);
 }
+
+CAF_TEST(
+    ids and messages with quotes control characters and unicode round trip) {
+  temp_dir dir;
+  auto mock = start_mock();
+  auto cfg = write_config(dir, mock);
+  std::string odd_id
+      = "q\"uo\\te\n\t\x01 \xc3\xa9\xe2\x9c\x93 \xf0\x9f\x9a\x80";
+  std::string text = batch_request(odd_id, "caf\xc3\xa9 \"quoted\"").dump()
+                     + "\n" + R"({"custom_id": "x\u0002y", "body": 7})" + "\n";
+  write_file(dir.file("in.jsonl"), text);
+  auto res = run_batch({"--config", cfg, "--input", dir.file("in.jsonl"),
+                        "--output", dir.file("out.jsonl"), "--quiet"});
+  CAF_CHECK_EQUAL(res.exit_code, 1);
+  auto out = read_output(dir.file("out.jsonl"));
+  CAF_REQUIRE_EQUAL(out.size(), 2u);
+  auto ids = count_ids(out);
+  CAF_CHECK_EQUAL(ids[odd_id], 1);
+  CAF_CHECK_EQUAL(ids[std::string{"x\x02y"}], 1);
+  for (const auto& line : out)
+    if (line["custom_id"] == odd_id)
+      CAF_CHECK(!answer_text(line).empty());
+}
