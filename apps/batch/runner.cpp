@@ -131,11 +131,11 @@ public:
         start_requeued(now);
         feed(in, now);
       }
+      display_.tick(stats_, in_engine(), now);
       drain();
       out_.tick(clock_type::now());
       if (!out_.write_error().empty() && stop_ == stop_reason::none)
         stop(stop_reason::write_error, now);
-      display_.tick(stats_, busy(), clock_type::now());
       if (busy() == 0 && (input_done_ || stop_ != stop_reason::none))
         break;
       wait_for_work();
