@@ -173,3 +173,51 @@ CAF_TEST(a resume against another input is refused) {
   CAF_CHECK_EQUAL(read_file(dir.file("out.jsonl")), before);
   CAF_CHECK_EQUAL(mock_total(mock), sent);
 }
+
+CAF_TEST(calls still hanging when the grace period ends are cancelled
+         and not written) {
+  temp_dir dir;
+  auto mock = start_mock();
+  load_scenario(mock, {{"rules", {{{"faults", {{{"fault", "hang"}}}}}}}});
+  auto reference = start_mock();
+  json cfg{
+      {"providers", {{"p", mock_provider(mock)}}},
+      {"deployments", {{"d1", {{"provider", "p"}, {"model", "gpt-4o-mini"}}}}},
+      {"routes",
+       {{"chat",
+         {{"targets", {"d1"}},
+          {"deadline_ms", 60000},
+          {"ladder_ms", {60000}}}}}},
+      {"default_route", "chat"},
+      {"engine", {{"threads", 2}}}};
+  write_file(dir.file("config.json"), cfg.dump());
+  constexpr size_t n = 40;
+  write_requests(dir.file("in.jsonl"), n);
+  std::vector<std::string> args{"--config",      dir.file("config.json"),
+                                "--input",       dir.file("in.jsonl"),
+                                "--output",      dir.file("out.jsonl"),
+                                "--concurrency", "8",
+                                "--grace",       "0.3"};
+  auto child = start_batch(args);
+  // Eight calls hang upstream.
+  CAF_REQUIRE(wait_until([&] { return mock_total(mock) >= 8; }, 10s));
+  auto t0 = std::chrono::steady_clock::now();
+  ::kill(child.pid(), SIGTERM);
+  auto rc = child.wait(10s);
+  auto took = std::chrono::steady_clock::now() - t0;
+  CAF_MESSAGE("stderr:\n" << child.stderr_text());
+  CAF_CHECK_EQUAL(rc, 130);
+  CAF_CHECK_LESS(took, 5s);
+  CAF_CHECK_EQUAL(mock_total(mock), 8);
+  // Nothing was answered, and the cancelled calls left no error lines.
+  CAF_CHECK_EQUAL(count_lines(dir.file("out.jsonl")), 0u);
+  CAF_CHECK(wait_until(
+      [&] { return mock_stats(mock)["open_connections"] == 0; }, 5s));
+  // The provider heals; the resume answers every line once.
+  load_scenario(mock, json::object());
+  args.push_back("--resume");
+  args.push_back("--quiet");
+  auto fin = run_batch(args);
+  CAF_CHECK_EQUAL(fin.exit_code, 0);
+  check_exactly_once(dir.file("out.jsonl"), n, reference);
+}
