@@ -97,6 +97,9 @@ std::optional<requeue_wait> requeue_hint(const call_error& err) {
 
 enum class stop_reason { none, signal, max_failures, write_error };
 
+/// How long cancelled calls may take to end after the grace period.
+constexpr auto cancel_wait = std::chrono::seconds{10};
+
 class batch_run {
 public:
   batch_run(const run_options& opts, engine& eng, journal& out,
@@ -138,6 +141,14 @@ public:
         stop(stop_reason::write_error, now);
       if (busy() == 0 && (input_done_ || stop_ != stop_reason::none))
         break;
+      if (cancelled_ && clock_type::now() > grace_end_ + cancel_wait) {
+        // The engine did not confirm every cancel: what it still holds is
+        // not written (a resume sends it again).
+        display_.clear();
+        std::cerr << "switchyard-batch: " << in_engine()
+                  << " cancelled calls did not end; leaving them\n";
+        break;
+      }
       wait_for_work();
     }
     display_.clear();
