@@ -338,7 +338,7 @@ private:
   }
 
   void write_problem(const line_problem& p) {
-    line_meta meta{p.number, p.custom_id, milliseconds{0}, 0, nonce_};
+    line_meta meta{p.number, p.custom_id, milliseconds{0}, 0, nonce_, {}};
     stats_.add_invalid(p.code);
     out_.append(render_problem(meta, p.code, p.message));
     count_failure(clock_type::now());

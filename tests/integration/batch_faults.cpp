@@ -66,8 +66,11 @@ CAF_TEST(
   size_t fell_back = 0;
   size_t retried = 0;
   for (const auto& line : out) {
-    CAF_CHECK(line["error"].is_null());
     CAF_CHECK_EQUAL(ids[line["custom_id"].get<std::string>()], 1);
+    if (!line["error"].is_null()) {
+      CAF_ERROR("line failed: " << line.dump());
+      continue;
+    }
     const auto& sy = line["switchyard"];
     by_secondary += sy["deployment"] == "secondary-claude" ? 1 : 0;
     fell_back += sy["fell_back"].get<bool>() ? 1 : 0;
