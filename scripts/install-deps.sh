@@ -8,6 +8,7 @@ packages=(
   libcaf-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev libboost-dev
   libcli11-dev libspdlog-dev libhiredis-dev redis-server wrk
   clang clang-format clang-tidy libclang-rt-dev curl python3 openssl
+  chromium libjs-chart.js
 )
 
 missing=()
