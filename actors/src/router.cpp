@@ -95,6 +95,7 @@ void finish(self_ptr self, routed_call& c, call_result result) {
   if (core.events) {
     call_finished ev;
     ev.call_id = c.id;
+    ev.metadata = c.metadata;
     if (c.plan)
       ev.route = c.plan->config->name;
     ev.latency = self->clock().now() - c.start;
@@ -119,6 +120,12 @@ void finish(self_ptr self, routed_call& c, call_result result) {
 
 void fail(self_ptr self, routed_call& c, failure f) {
   call_error err;
+  // A call that failed rate-limited passes on its upstream's wait hint (an
+  // engine-made ending, such as the deadline, names the last upstream
+  // failure's).
+  const auto* upstream = f.engine ? c.last_failure.get() : &f;
+  if (upstream != nullptr && upstream->cls == error_class::rate_limited)
+    err.retry_after = upstream->retry_after;
   err.failure = std::move(f);
   err.attempts = std::move(c.trail);
   auto now = self->clock().now();
@@ -148,17 +155,15 @@ void with_call(self_ptr self, uint64_t id, F&& f) {
   reap(self, c);
 }
 
-/// Cancels every attempt still running (a hedge lost, deadline, cancel).
-void cancel_running(self_ptr self, routed_call& c,
-                    std::optional<size_t> except = {}) {
+/// Tells every dispatch still running to stop, for `why` (a hedge lost,
+/// deadline, cancel, shutdown).
+void cancel_running(self_ptr self, routed_call& c, engine_code why) {
   auto& core = *self->state.core;
   for (auto& r : c.running) {
-    if (except && r.deployment == *except)
-      continue;
-    self->send(core.directory.get(r.deployment), cancel_atom::value, c.id);
+    self->send(core.directory.get(r.deployment), cancel_atom::value, c.id, why);
     if (r.hedge && core.events)
       core.emit(hedge_event{c.id, core.deployments[r.deployment]->config.name,
-                            hedge_phase::cancelled});
+                            hedge_phase::cancelled, c.metadata});
   }
 }
 
@@ -167,25 +172,48 @@ uint32_t attempts_made(const routed_call& c) {
       c.trail.begin(), c.trail.end(), [](auto& r) { return r.status != -1; }));
 }
 
-/// Ends the call with `f` and frees its upstream transfers.
+/// Ends the call with `f` (an engine-made failure) and frees its upstream
+/// transfers.
 void abort_call(self_ptr self, routed_call& c, failure f) {
   if (c.finished)
     return;
-  cancel_running(self, c);
+  cancel_running(self, c, f.engine.value_or(engine_code::cancelled));
   fail(self, c, std::move(f));
-}
-
-/// Ends the call as timed out and frees its upstream transfers.
-void deadline_passed(self_ptr self, routed_call& c) {
-  abort_call(self, c,
-             make_failure(engine_code::deadline_exceeded,
-                          "the call's deadline passed"));
 }
 
 /// Makes sure a deadline timer fires at or before `at`: a pending one that
 /// does will re-arm for what is left then.
 void arm_deadline(self_ptr self, time_point at) {
   self->state.timers.schedule<router_actor>(self, at, deadline_atom::value);
+}
+
+/// Ends an expired call with its trail as it stands.
+void expire(self_ptr self, routed_call& c) {
+  fail(self, c,
+       make_failure(engine_code::deadline_exceeded,
+                    "the call's deadline passed"));
+}
+
+/// The call's deadline passed. With no dispatch running it ends now;
+/// otherwise each running dispatch is told to stop and answers with its
+/// attempts (the running one marked as cut), and the call ends with the
+/// whole trail once all have answered, or `expiry_grace` after the
+/// deadline, whichever comes first.
+void deadline_passed(self_ptr self, routed_call& c) {
+  if (c.finished || c.expiring)
+    return;
+  if (c.running.empty()) {
+    expire(self, c);
+    return;
+  }
+  c.expiring = true;
+  cancel_running(self, c, engine_code::deadline_exceeded);
+  auto& st = self->state;
+  if (c.is_linked())
+    st.deadlines.erase(st.deadlines.iterator_to(c));
+  c.deadline = self->clock().now() + expiry_grace;
+  st.deadlines.insert(c);
+  arm_deadline(self, c.deadline);
 }
 
 /// The deadline timer for `at` fired: ends every call whose deadline passed
@@ -197,7 +225,10 @@ void on_deadline_timer(self_ptr self, time_point at) {
   while (!st.deadlines.empty() && st.deadlines.begin()->deadline <= now) {
     auto& c = *st.deadlines.begin();
     st.deadlines.erase(st.deadlines.begin());
-    deadline_passed(self, c);
+    if (c.expiring)
+      expire(self, c); // a dispatch did not answer in time
+    else
+      deadline_passed(self, c);
     reap(self, c);
   }
   if (!st.deadlines.empty())
@@ -212,7 +243,7 @@ void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
   if (c.last_deployment && !hedge && core.events && c.last_failure)
     core.emit(fallback_taken{
         c.id, core.deployments[*c.last_deployment]->config.name, rt.config.name,
-        std::string{to_string(c.last_failure->cls)}});
+        std::string{to_string(c.last_failure->cls)}, c.metadata});
   auto hdl = core.directory.get(dep);
   if (st.watched[dep] != hdl.address()) {
     // A crash of this actor must fail over the calls sent to it, even those
@@ -228,6 +259,7 @@ void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
   call.route = c.plan->config.get();
   call.deadline = c.deadline;
   call.attempts_before = attempts_made(c);
+  call.metadata = c.metadata;
   c.running.push_back({dep, call.dispatch, hedge, hdl.address()});
   if (c.channel) {
     call.stream = true;
@@ -243,12 +275,14 @@ void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
   }
   self->send(hdl, call_atom::value, std::move(call));
   const auto& hs = c.plan->config->policy.hedge;
-  if (!hedge && hs.enabled && !c.pinned && !c.channel
-      && c.running.size() < hs.max_attempts) {
+  auto& slot = rt.slot(c.plan->config.get());
+  // `may_hedge` reads only the slot's settings, which never change.
+  if (!hedge && !c.pinned && !c.channel
+      && slot.latency_sample.may_hedge(
+          static_cast<uint32_t>(c.running.size()))) {
     auto delay = hs.delay;
     if (hs.percentile) {
-      auto ns = rt.slot(c.plan->config.get())
-                    .hedge_delay_ns.load(std::memory_order_relaxed);
+      auto ns = slot.hedge_delay_ns.load(std::memory_order_relaxed);
       if (ns > 0)
         delay = from_ns(ns) - time_point{};
     }
@@ -291,6 +325,11 @@ std::optional<size_t> next_available(self_ptr self, routed_call& c) {
 
 void dispatch_next(self_ptr self, routed_call& c) {
   auto now = self->clock().now();
+  if (c.expiring) {
+    if (c.running.empty())
+      expire(self, c);
+    return;
+  }
   if (now >= c.deadline) {
     deadline_passed(self, c);
     return;
@@ -394,6 +433,13 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
     c.trail.insert(c.trail.end(), std::make_move_iterator(r.attempts.begin()),
                    std::make_move_iterator(r.attempts.end()));
   }
+  if (c.expiring && !r.response) {
+    // The deadline passed: this dispatch answered the cancel with its
+    // attempts. (An answer that crossed the cancel still wins.)
+    if (c.running.empty())
+      expire(self, c);
+    return;
+  }
   bool current = c.channel && dep == c.stream_dep;
   if (current && !c.channel->flush(c.stream_tag)) {
     slow_consumer(self, c);
@@ -406,9 +452,10 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
     return;
   }
   if (r.response) {
-    cancel_running(self, c);
+    cancel_running(self, c, engine_code::cancelled);
     if (was_hedge && core.events)
-      core.emit(hedge_event{c.id, rt.config.name, hedge_phase::won});
+      core.emit(
+          hedge_event{c.id, rt.config.name, hedge_phase::won, c.metadata});
     auto resp = std::move(*r.response);
     resp.attempts = std::move(c.trail);
     finish(self, c, std::move(resp));
@@ -419,36 +466,34 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
   if (current && c.channel->content_in(c.stream_tag)
       && !stream_broke(self, c, dep, f))
     return;
-  switch (f.cls) {
-    case error_class::cancelled:
-    case error_class::bad_request:
-      // Stop: the caller gave up, or retrying elsewhere would fail the same
-      // way.
+  if (f.is(engine_code::provider_restarted)) {
+    // No provider decided: its actor stopped. Its supervisor restarts it:
+    // give the new actor one more go, once the supervisor has registered
+    // it; after that, fall back.
+    if (std::find(c.resent.begin(), c.resent.end(), dep) == c.resent.end()) {
+      c.resent.push_back(dep);
+      ++c.pending_resends;
+      self->send(caf::actor_cast<router_actor>(self), resend_atom::value, c.id,
+                 uint64_t{dep}, sent_to, uint32_t{0});
+      return;
+    }
+  } else if (reached) {
+    // The deployment decided (`decide_retry`): a rejection never reached
+    // the provider and always falls back.
+    if (r.verdict.action != retry_action::fall_back) {
       fail(self, c, std::move(f));
       return;
-    case error_class::context_length:
-      restrict_to(c, c.plan->context_fallbacks);
-      break;
-    case error_class::content_filter:
-      restrict_to(c, c.plan->content_fallbacks);
-      break;
-    default:
-      if (f.is(engine_code::provider_restarted)
-          && std::find(c.resent.begin(), c.resent.end(), dep)
-                 == c.resent.end()) {
-        // Its supervisor restarts it: give the new actor one more go, once
-        // the supervisor has registered it.
-        c.resent.push_back(dep);
-        ++c.pending_resends;
-        self->send(caf::actor_cast<router_actor>(self), resend_atom::value,
-                   c.id, uint64_t{dep}, sent_to, uint32_t{0});
-        return;
-      } else if (reached
-                 && !c.plan->config->policy.retry.fall_back_on.contains(
-                     f.cls)) {
-        fail(self, c, std::move(f));
-        return;
-      }
+    }
+    switch (r.verdict.scope) {
+      case fallback_scope::larger_context:
+        restrict_to(c, c.plan->context_fallbacks);
+        break;
+      case fallback_scope::content_policy:
+        restrict_to(c, c.plan->content_fallbacks);
+        break;
+      case fallback_scope::any:
+        break;
+    }
   }
   if (!c.trail.empty() && reached)
     c.trail.back().reason = "fallback after " + to_string(f);
@@ -466,6 +511,12 @@ void resend(self_ptr self, routed_call& c, size_t dep,
             const caf::actor_addr& dead, uint32_t polls) {
   if (c.finished)
     return;
+  if (c.expiring) {
+    --c.pending_resends;
+    if (c.running.empty())
+      expire(self, c);
+    return;
+  }
   if (self->state.core->directory.get(dep).address() == dead && polls < 1000) {
     self->delayed_send(caf::actor_cast<router_actor>(self),
                        std::chrono::milliseconds{1}, resend_atom::value, c.id,
@@ -499,18 +550,20 @@ void on_provider_down(self_ptr self, const caf::down_msg& dm) {
     });
 }
 
-/// Orders the route's targets by its strategy, healthy ones first.
-std::vector<size_t> plan_order(const engine_core& core, routed_call& c,
-                               const std::string& session_key, time_point now) {
-  const auto& targets = c.plan->config->targets;
-  const auto& idx = c.plan->targets;
+/// Orders the route's targets by its strategy, healthy ones first; `seed`
+/// draws the random choices.
+std::vector<size_t> plan_order(const engine_core& core, const route_plan& plan,
+                               uint64_t seed, const std::string& session_key,
+                               time_point now) {
+  const auto& targets = plan.config->targets;
+  const auto& idx = plan.targets;
   std::array<candidate, 32> buf;
   auto n = std::min(idx.size(), buf.size());
   for (size_t i = 0; i < n; ++i) {
     auto& rt = *core.deployments[idx[i]];
     auto& cand = buf[i];
     cand.index = static_cast<uint32_t>(i);
-    cand.id = c.plan->target_ids[i];
+    cand.id = plan.target_ids[i];
     cand.weight = targets[i].weight;
     cand.priority = targets[i].priority;
     cand.in_flight = rt.board.in_flight.load(std::memory_order_relaxed);
@@ -521,9 +574,9 @@ std::vector<size_t> plan_order(const engine_core& core, routed_call& c,
         = rt.config.cost_per_1k_input + rt.config.cost_per_1k_output;
     cand.healthy = !rt.unavailable(now);
   }
-  splitmix_random rng{c.id * 0x9e3779b97f4a7c15ULL + 1};
+  splitmix_random rng{seed * 0x9e3779b97f4a7c15ULL + 1};
   auto key = session_key.empty() ? uint64_t{0} : stable_hash(session_key);
-  order_candidates(c.plan->config->policy.strategy,
+  order_candidates(plan.config->policy.strategy,
                    std::span<candidate>{buf.data(), n}, rng, key);
   std::vector<size_t> out;
   out.reserve(n);
@@ -554,8 +607,13 @@ void start_call(self_ptr self, call_start& cs) {
   c.id = cs.id;
   c.request = std::move(cs.request);
   c.done = std::move(cs.done);
-  c.start = self->clock().now();
-  const auto& opts = cs.options;
+  auto now = self->clock().now();
+  // The deadline counts from the moment the caller called.
+  c.start = cs.start != time_point{} ? std::min(cs.start, now) : now;
+  auto& opts = cs.options;
+  if (!opts.metadata.empty())
+    c.metadata = std::make_shared<const std::map<std::string, std::string>>(
+        std::move(opts.metadata));
   c.plan = st.core->find_route(opts.route);
   if (cs.sink) {
     // Only a route that continues broken streams needs their text.
@@ -572,8 +630,13 @@ void start_call(self_ptr self, call_start& cs) {
     reap(self, c);
     return;
   }
-  c.deadline
-      = c.start + opts.deadline.value_or(c.plan->config->policy.deadline);
+  if (opts.deadline_at && !opts.deadline)
+    c.deadline = *opts.deadline_at;
+  else
+    c.deadline
+        = c.start + opts.deadline.value_or(c.plan->config->policy.deadline);
+  if (opts.deadline_at)
+    c.deadline = std::min(c.deadline, *opts.deadline_at);
   if (!opts.pin.empty()) {
     auto d = st.core->deployment_index.find(opts.pin);
     if (d == st.core->deployment_index.end()) {
@@ -587,7 +650,7 @@ void start_call(self_ptr self, call_start& cs) {
     c.order.push_back(d->second);
     c.pinned = true;
   } else {
-    c.order = plan_order(*st.core, c, opts.session_key, c.start);
+    c.order = plan_order(*st.core, *c.plan, c.id, opts.session_key, now);
   }
   st.deadlines.insert(c);
   arm_deadline(self, c.deadline);
@@ -596,6 +659,14 @@ void start_call(self_ptr self, call_start& cs) {
 }
 
 } // namespace
+
+std::optional<size_t> current_target(const engine_core& core,
+                                     const route_plan& plan, time_point now) {
+  for (auto dep : plan_order(core, plan, 0, std::string{}, now))
+    if (!core.deployments[dep]->unavailable(now))
+      return dep;
+  return std::nullopt;
+}
 
 bool send_from_callback(const router_actor& dest, call_start& cs) {
   // Only within one engine: a callback may start a call on another engine,
@@ -662,14 +733,14 @@ router(router_actor::stateful_pointer<router_state> self,
       },
       [self](hedge_atom, uint64_t id, uint64_t generation) {
         with_call(self, id, [&](routed_call& c) {
-          if (c.finished || generation != c.hedge_generation
+          if (c.finished || c.expiring || generation != c.hedge_generation
               || c.running.size() != 1)
             return;
           if (auto dep = next_available(self, c)) {
             auto& core = *self->state.core;
             if (core.events)
               core.emit(hedge_event{c.id, core.deployments[*dep]->config.name,
-                                    hedge_phase::fired});
+                                    hedge_phase::fired, c.metadata});
             send_to(self, c, *dep, true);
           }
         });

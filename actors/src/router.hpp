@@ -33,7 +33,12 @@ struct routed_call : boost::intrusive::set_base_hook<> {
   const route_plan* plan = nullptr;
   std::shared_ptr<const chat_request> request;
   call_callback done;
+  /// The caller's metadata, for every event of the call (null: none).
+  call_metadata metadata;
+  /// When the caller called (the deadline counts from here).
   time_point start{};
+  /// While `expiring`: when the call ends even if a dispatch has not
+  /// answered its cancel yet.
   time_point deadline{};
   /// Deployments to try, in order; `next` is the first untried one.
   std::vector<size_t> order;
@@ -55,6 +60,9 @@ struct routed_call : boost::intrusive::set_base_hook<> {
   uint64_t hedge_generation = 0;
   /// Pinned to one deployment: no fallback, no hedging.
   bool pinned = false;
+  /// The deadline passed and the running dispatches were told to stop: the
+  /// call ends once each has answered with its attempts.
+  bool expiring = false;
   bool finished = false;
 
   // -- streamed calls only
@@ -94,6 +102,17 @@ struct router_state {
   /// Unlinks every call from the deadline index before the calls go.
   ~router_state();
 };
+
+/// How long after its deadline a call waits for its dispatches to answer a
+/// cancel with their attempts; past it the call ends with what it has (a
+/// provider that cannot answer in time must not hold the caller).
+inline constexpr timespan expiry_grace = std::chrono::milliseconds{100};
+
+/// Returns the deployment a call on `plan` would be sent to at `now`: the
+/// first available target in the route's order (by its strategy, with a
+/// fixed seed and no session key), or nullopt when none is available.
+std::optional<size_t> current_target(const engine_core& core,
+                                     const route_plan& plan, time_point now);
 
 /// Sends `cs` to `dest` as the router whose callback runs on this thread,
 /// if one does and belongs to the same engine: a caller that starts its next

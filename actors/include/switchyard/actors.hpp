@@ -92,6 +92,8 @@ struct call_start {
   uint64_t id = 0;
   std::shared_ptr<const chat_request> request;
   call_options options;
+  /// When the caller called (the relative deadline counts from here).
+  time_point start{};
   /// Runs once with the outcome.
   call_callback done;
   /// Streamed calls: where the events go; null for a plain call.
