@@ -85,8 +85,7 @@ std::vector<verdict> check(const load_scenario& sc, const recorder& rec,
     } else {
       std::optional<timespan> first;
       for (const auto& b : rec.engine.breakers)
-        if (b.deployment == e.breaker && b.to == e.to
-            && (e.never || b.at >= e.after) && !first)
+        if (b.deployment == e.breaker && b.to == e.to && !first)
           first = b.at;
       if (first) {
         std::snprintf(buf, sizeof(buf), "at %.0f ms", secs(*first) * 1000);
