@@ -42,13 +42,13 @@ var d=JSON.parse(document.getElementById('run-data').textContent);
 var status=document.getElementById('status');
 var palette=['#1f77b4','#ff7f0e','#2ca02c','#d62728','#9467bd','#8c564b','#e377c2','#7f7f7f','#bcbd22','#17becf'];
 var marks=[];
-(d.breaker_transitions||[]).forEach(function(b){marks.push({x:b.t_s,label:b.deployment+' '+b.to,color:b.to==='open'?'#c00':'#080'});});
+(d.breaker_transitions||[]).forEach(function(b){marks.push({x:b.t_s,label:b.to==='half_open'?'':b.deployment+' '+b.to,color:b.to==='open'?'#c00':b.to==='closed'?'#080':'#e9a'});});
 ((d.scenario||{}).events||[]).forEach(function(e){marks.push({x:e.t_s,label:e.label,color:'#555'});});
 var markers={id:'markers',afterDatasetsDraw:function(chart,args,opts){
-  if(!opts.show)return;var x=chart.scales.x,a=chart.chartArea,c=chart.ctx;
+  if(!opts.show)return;var x=chart.scales.x,a=chart.chartArea,c=chart.ctx,n=0;
   marks.forEach(function(m,i){var px=x.getPixelForValue(m.x);if(px<a.left||px>a.right)return;
     c.save();c.strokeStyle=m.color;c.setLineDash([4,3]);c.beginPath();c.moveTo(px,a.top);c.lineTo(px,a.bottom);c.stroke();
-    c.fillStyle=m.color;c.font='10px sans-serif';c.fillText(m.label,px+3,a.top+10+(i%6)*11);c.restore();});}};
+    if(m.label){c.fillStyle=m.color;c.font='10px sans-serif';c.fillText(m.label,px+3,a.top+10+(n++%6)*11);}c.restore();});}};
 Chart.register(markers);
 var tl=d.timeline||[];var points=0,charts=0;
 function xy(f){return tl.map(function(s){var v=f(s);points++;return {x:s.t+0.5,y:v};});}
@@ -60,7 +60,7 @@ lin('throughput',[{label:'answers/s (ok)',data:xy(function(s){return s.ok;}),bor
   {label:'errors/s',data:xy(function(s){return s.errors;}),borderColor:palette[3],pointRadius:0},
   {label:'completed/s',data:xy(function(s){return s.completed;}),borderColor:palette[0],borderDash:[3,3],pointRadius:0}]);
 var deps={};tl.forEach(function(s){Object.keys(s.by_deployment).forEach(function(k){deps[k]=1;});});
-lin('share',Object.keys(deps).map(function(k,i){return {label:k,fill:true,pointRadius:0,borderColor:palette[i%10],backgroundColor:palette[i%10]+'88',
+lin('share',Object.keys(deps).map(function(k,i){return {label:k,fill:i===0?'origin':'-1',pointRadius:0,borderColor:palette[i%10],backgroundColor:palette[i%10]+'88',
   data:xy(function(s){var t=0;for(var q in s.by_deployment)t+=s.by_deployment[q];return t?100*(s.by_deployment[k]||0)/t:0;})};}),
   {scales:{x:{type:'linear',title:{display:true,text:'seconds since start'}},y:{stacked:true,min:0,max:100,title:{display:true,text:'% of answers'}}}});
 var h=d.latency_histogram||[];

@@ -41,7 +41,13 @@ void recorder::record(time_point scheduled, time_point sent, time_point done,
     ++sec.errors;
     ++sec.errors_by_class[res.error];
   }
-  ++second_at(done).completed;
+  // Answers after the last second count in no second (the timeline ends
+  // with the run's schedule).
+  auto done_sec
+      = std::chrono::duration_cast<std::chrono::seconds>(done - start_);
+  if (done_sec.count() >= 0
+      && static_cast<size_t>(done_sec.count()) < timeline.size())
+    ++timeline[static_cast<size_t>(done_sec.count())].completed;
   ++tick_.completed;
   tick_.latency.record(lat);
   if (res.ok)
