@@ -2,9 +2,12 @@
 // scheduling error (how late each send was) of p99 <= 1 ms, against an
 // in-process upstream that answers after 1 ms on a timer thread, and
 // against switchyard-mock over loopback HTTP (libcurl multi, the transport
-// of --target). Each rate runs 3 s; rates double until the p99 passes 1 ms
-// (or the mock answers less than 99 % of requests), then the last good one
-// is reported. Prints numbers; never passes or fails.
+// of --target). Each rate runs 3 s; rates double until the driver no longer
+// keeps up (achieved < 98 % of the target, or < 99 % answered). Reports the
+// highest rate whose sends were late by at most 1 ms at p99 (every lower
+// rate too), and the highest rate sustained at all. On a busy machine the
+// scheduler's preemptions alone exceed 1 ms; run it on an idle one. Prints
+// numbers; never passes or fails.
 #include "driver.hpp"
 #include "mock_process.hpp"
 #include "recorder.hpp"
@@ -54,6 +57,7 @@ void sweep(const char* name,
   std::printf("\n%s\n%10s %10s %14s %12s %9s\n", name, "rate", "achieved",
               "sched p99 ms", "sched max", "answered");
   double best = 0;
+  double sustained = 0;
   for (double rate = from; rate <= to; rate *= 2) {
     auto tgt = make();
     auto s = run_step(*tgt, rate);
@@ -61,12 +65,18 @@ void sweep(const char* name,
     std::printf("%10.0f %10.0f %14.3f %12.3f %8.2f%%\n", s.rate, s.achieved,
                 s.p99_ms, s.max_ms, 100 * s.answered);
     std::fflush(stdout);
-    if (s.p99_ms > 1.0 || s.answered < 0.99)
+    if (s.answered < 0.99 || s.achieved < 0.98 * rate)
       break;
-    best = rate;
+    sustained = rate;
+    if (s.p99_ms <= 1.0 && best == rate / 2)
+      best = rate;
+    else if (s.p99_ms <= 1.0 && rate == from)
+      best = rate;
   }
-  std::printf("%s: highest rate with scheduling p99 <= 1 ms: %.0f req/s\n",
-              name, best);
+  std::printf("%s: highest rate with scheduling p99 <= 1 ms: %.0f req/s; "
+              "highest rate sustained (>= 98 %% achieved, >= 99 %% "
+              "answered): %.0f req/s\n",
+              name, best, sustained);
 }
 
 } // namespace
@@ -75,7 +85,7 @@ int main() {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   sweep(
       "in-process upstream (answers after 1 ms)",
-      [] { return make_null_target(std::chrono::milliseconds{1}); }, 5000,
+      [] { return make_null_target(std::chrono::milliseconds{1}); }, 1250,
       320000);
   auto mock = bench::start_mock({"--threads", "2"});
   if (!mock) {
@@ -89,7 +99,7 @@ int main() {
         return make_http_target(url, "gpt-4o-mini", false,
                                 std::chrono::seconds{10});
       },
-      2500, 160000);
+      1250, 160000);
   bench::stop_mock(*mock);
   return 0;
 }
