@@ -129,9 +129,9 @@ std::optional<timespan> timed_call(engine& eng, const call_options& opts,
 }
 
 std::string breaker_of(const engine& eng, const std::string& name) {
-  for (const auto& s : eng.status())
+  for (const auto& s : eng.status().deployments)
     if (s.name == name)
-      return s.breaker;
+      return std::string{to_string(s.breaker)};
   return "unknown";
 }
 

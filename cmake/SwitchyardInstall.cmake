@@ -1,12 +1,16 @@
-# Install rules: the two libraries (switchyard::engine, switchyard::actors),
-# their public headers, and a package config so that another project can
+# Install rules: the engine an embedder links (switchyard::engine, with its
+# one public header switchyard/engine.hpp and the libengine headers that
+# header includes), the core library it is built on (switchyard::core, an
+# internal link dependency), and a package config so that another project can
 #
 #   find_package(switchyard REQUIRED)
-#   target_link_libraries(app PRIVATE switchyard::actors)
+#   target_link_libraries(app PRIVATE switchyard::engine)
 #
-# The config finds the dependencies itself (Threads, CAF through the FindCAF
-# module shipped next to it, CURL, nlohmann_json, simdjson). Included at the end of the
-# top-level CMakeLists.txt, after every target exists.
+# CAF, the actor protocol and the actor runtime's private headers are not
+# installed; the config finds the libraries the static archives need at link
+# time itself (Threads, CAF through the FindCAF module shipped next to it,
+# CURL, nlohmann_json, simdjson). Included at the end of the top-level
+# CMakeLists.txt, after every target exists.
 
 include(CMakePackageConfigHelpers)
 
@@ -14,7 +18,7 @@ set(SWITCHYARD_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/switchyard"
     CACHE STRING "Where switchyardConfig.cmake is installed")
 mark_as_advanced(SWITCHYARD_INSTALL_CMAKEDIR)
 
-set(_switchyard_install_targets switchyard_engine)
+set(_switchyard_install_targets switchyard_core)
 if(TARGET switchyard_actors)
   list(APPEND _switchyard_install_targets switchyard_actors)
 endif()
@@ -26,15 +30,21 @@ install(TARGETS ${_switchyard_install_targets}
   RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT switchyard_runtime
   INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
-# Public headers: libengine's whole tree (with policy/), and the actors'
-# top-level headers (engine.hpp, actors.hpp).
-install(DIRECTORY "${PROJECT_SOURCE_DIR}/libengine/include/switchyard"
-  DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT switchyard_dev
-  FILES_MATCHING PATTERN "*.hpp")
+# Public headers: engine.hpp and what it includes, no more (a header added to
+# that closure must be listed here; scripts/check-install.sh builds against
+# the installed tree and fails otherwise).
+set(_switchyard_core_headers
+  adapter.hpp config.hpp error.hpp events.hpp expected.hpp http.hpp model.hpp
+  sse.hpp stream.hpp time.hpp transport.hpp
+  policy/circuit_breaker.hpp policy/settings.hpp policy/time_window.hpp)
+foreach(h IN LISTS _switchyard_core_headers)
+  get_filename_component(_dir "${h}" DIRECTORY)
+  install(FILES "${PROJECT_SOURCE_DIR}/libengine/include/switchyard/${h}"
+    DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/switchyard/${_dir}"
+    COMPONENT switchyard_dev)
+endforeach()
 if(TARGET switchyard_actors)
-  file(GLOB _switchyard_actor_headers CONFIGURE_DEPENDS
-       "${PROJECT_SOURCE_DIR}/actors/include/switchyard/*.hpp")
-  install(FILES ${_switchyard_actor_headers}
+  install(FILES "${PROJECT_SOURCE_DIR}/actors/include/switchyard/engine.hpp"
     DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/switchyard"
     COMPONENT switchyard_dev)
 endif()
@@ -61,4 +71,5 @@ install(FILES
   DESTINATION "${SWITCHYARD_INSTALL_CMAKEDIR}" COMPONENT switchyard_dev)
 
 unset(_switchyard_install_targets)
-unset(_switchyard_actor_headers)
+unset(_switchyard_core_headers)
+unset(_dir)

@@ -43,7 +43,7 @@ fi
 
 step "build the libraries and the mock"
 cmake --build "$build" -j"$jobs" \
-  --target switchyard_engine switchyard_actors switchyard-mock
+  --target switchyard_core switchyard_actors switchyard-mock
 
 prefix="$work/prefix"
 step "install into $prefix"
@@ -52,6 +52,13 @@ for f in include/switchyard/engine.hpp include/switchyard/config.hpp \
   include/switchyard/policy/circuit_breaker.hpp; do
   [ -f "$prefix/$f" ] || die "not installed: $f"
 done
+# Only the embedding API is public: no actor protocol, no CAF.
+for f in include/switchyard/actors.hpp include/switchyard/runtime.hpp; do
+  [ ! -e "$prefix/$f" ] || die "installed although private: $f"
+done
+if grep -rlE '#include [<"]caf/' "$prefix/include" >/dev/null; then
+  die "an installed header includes CAF: $(grep -rlE '#include [<"]caf/' "$prefix/include")"
+fi
 config=$(find "$prefix" -name switchyardConfig.cmake -print -quit)
 [ -n "$config" ] || die "not installed: switchyardConfig.cmake"
 for f in switchyardConfigVersion.cmake switchyardTargets.cmake FindCAF.cmake; do

@@ -4,6 +4,7 @@
 #include "runtime.hpp"
 #include "supervisor.hpp"
 #include "switchyard/actors.hpp"
+#include "testing.hpp"
 
 #include <condition_variable>
 #include <deque>
@@ -15,19 +16,26 @@
 
 namespace switchyard {
 
+/// The engine's parts. Shutdown stops every actor and the transport, but
+/// resets none of these: the actor system, the core and the router handles
+/// live until the engine is destroyed, so that `cancel`, `status`,
+/// `complete`, `stream` and `control` racing a shutdown on other threads
+/// read nothing freed (a message to a stopped actor is dropped).
 struct engine::impl {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<engine_core> core;
   supervisor_actor sup;
-  /// The core's call counter and configuration, which outlive the core.
+  /// The core's call counter and configuration.
   std::shared_ptr<call_counter> calls;
   std::shared_ptr<const engine_config> config;
-  /// The router shards; a call's id picks its shard.
+  /// The router shards; a call's id picks its shard. Fixed after create.
   std::vector<router_actor> routers;
   std::atomic<uint64_t> next_id{1};
   std::atomic<bool> accepting{true};
   std::atomic<bool> stopped{false};
+  /// Set once every actor has stopped.
+  std::atomic<bool> halted{false};
 
   const router_actor& router_of(uint64_t id) const {
     return routers[id % routers.size()];
@@ -124,6 +132,7 @@ uint64_t engine::start(chat_request req, call_options opts, call_callback done,
   auto id = d.next_id.fetch_add(1, std::memory_order_relaxed);
   call_start cs;
   cs.id = id;
+  cs.start = d.sys->clock().now();
   cs.request = std::make_shared<const chat_request>(std::move(req));
   cs.options = std::move(opts);
   cs.done = std::move(done);
@@ -133,12 +142,18 @@ uint64_t engine::start(chat_request req, call_options opts, call_callback done,
   return id;
 }
 
-std::future<call_result> engine::complete(chat_request req, call_options opts) {
+call_handle engine::complete(chat_request req, call_options opts) {
   auto promise = std::make_shared<std::promise<call_result>>();
   auto fut = promise->get_future();
-  complete(std::move(req), std::move(opts),
-           [promise](call_result r) { promise->set_value(std::move(r)); });
-  return fut;
+  auto id = complete(std::move(req), std::move(opts), [promise](call_result r) {
+    promise->set_value(std::move(r));
+  });
+  return call_handle{this, id, std::move(fut)};
+}
+
+void call_handle::cancel() {
+  if (owner_ != nullptr && id_ != 0)
+    owner_->cancel(id_);
 }
 
 namespace {
@@ -253,9 +268,8 @@ uint64_t engine::stream(chat_request req, call_options opts,
 std::unique_ptr<stream_reader> engine::stream(chat_request req,
                                               call_options opts) {
   size_t cap = stream_settings{}.buffer_events;
-  if (impl_->core)
-    if (auto* plan = impl_->core->find_route(opts.route))
-      cap = plan->config->policy.stream.buffer_events;
+  if (auto* plan = impl_->core->find_route(opts.route))
+    cap = plan->config->policy.stream.buffer_events;
   auto buf = std::make_shared<stream_reader::buffer>(cap);
   auto id = stream(std::move(req), std::move(opts), buf);
   return std::unique_ptr<stream_reader>{new stream_reader(this, id, buf)};
@@ -263,32 +277,58 @@ std::unique_ptr<stream_reader> engine::stream(chat_request req,
 
 void engine::cancel(uint64_t call_id) {
   auto& d = *impl_;
-  if (call_id == 0 || d.routers.empty())
+  if (call_id == 0 || d.halted.load())
     return;
   caf::anon_send(d.router_of(call_id), cancel_atom::value, call_id);
 }
 
-std::vector<deployment_status> engine::status() const {
+engine_status engine::status() const {
   auto& d = *impl_;
-  std::vector<deployment_status> out;
-  if (d.core == nullptr)
-    return out; // shut down: no deployment runs
-  caf::scoped_actor self{*d.sys};
-  for (size_t i = 0; i < d.core->deployments.size(); ++i) {
-    auto& rt = *d.core->deployments[i];
+  auto& core = *d.core;
+  auto now = d.sys->clock().now();
+  engine_status out;
+  out.calls_running = d.calls->running();
+  out.deployments.reserve(core.deployments.size());
+  for (const auto& rt : core.deployments) {
+    const auto& board = rt->board;
     deployment_status st;
-    st.name = rt.config.name;
-    st.provider = rt.config.provider;
-    st.model = rt.config.ep.model;
-    st.breaker = "unknown";
-    self->request(d.core->directory.get(i), std::chrono::seconds{2},
-                  status_atom::value)
-        .receive(
-            [&](deployment_status& x) { st = std::move(x); },
-            [&](caf::error&) { st.in_flight = rt.board.in_flight.load(); });
-    out.push_back(std::move(st));
+    st.name = rt->config.name;
+    st.provider = rt->config.provider;
+    st.model = rt->config.ep.model;
+    st.breaker = static_cast<breaker_state>(
+        board.breaker.load(std::memory_order_relaxed));
+    st.in_flight = board.in_flight.load(std::memory_order_relaxed);
+    st.latency_ewma
+        = from_ns(board.latency_ewma_ns.load(std::memory_order_relaxed))
+          - time_point{};
+    auto down = board.down_until_ns.load(std::memory_order_relaxed);
+    st.marked_down = down != 0 && from_ns(down) > now;
+    // TODO(H2 board): queued, calls, failures, recent_error_rate, restarts
+    // and disabled once the board publishes them as atomics.
+    out.calls_queued += st.queued;
+    out.deployments.push_back(std::move(st));
+  }
+  for (const auto& [name, plan] : core.routes) {
+    route_status rs;
+    rs.name = name;
+    for (auto dep : plan.targets)
+      rs.targets.push_back(core.deployments[dep]->config.name);
+    if (auto dep = current_target(core, plan, now))
+      rs.current = core.deployments[*dep]->config.name;
+    out.routes.push_back(std::move(rs));
   }
   return out;
+}
+
+bool engine::control(std::string_view deployment, deployment_command cmd) {
+  auto& d = *impl_;
+  if (d.stopped.load())
+    return false;
+  auto i = d.core->deployment_index.find(deployment);
+  if (i == d.core->deployment_index.end())
+    return false;
+  caf::anon_send(d.core->directory.get(i->second), control_atom::value, cmd);
+  return true;
 }
 
 void engine::shutdown(timespan drain) {
@@ -303,22 +343,56 @@ void engine::shutdown(timespan drain) {
   }
   for (auto& r : d.routers)
     caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
-  d.routers.clear();
   caf::anon_send_exit(d.sup, caf::exit_reason::user_shutdown);
-  d.sup = nullptr;
   d.sys->await_all_actors_done();
-  // No actor runs any more: stop the transport, then the actor system.
-  d.core.reset();
-  d.sys.reset();
+  d.halted = true;
+  // No actor runs any more: stop the transport. The core, the routers'
+  // handles and the actor system stay until the engine is destroyed (see
+  // `impl`).
+  d.core->client.reset();
 }
 
-bool engine::crash_provider(const std::string& deployment) {
-  auto& d = *impl_;
-  if (d.core == nullptr
+std::string_view to_string(deployment_command cmd) noexcept {
+  switch (cmd) {
+    case deployment_command::force_open:
+      return "force-open";
+    case deployment_command::force_closed:
+      return "force-closed";
+    case deployment_command::disable:
+      return "disable";
+    case deployment_command::enable:
+      return "enable";
+    case deployment_command::reset:
+      return "reset";
+  }
+  return "unknown";
+}
+
+std::optional<deployment_command>
+parse_deployment_command(std::string_view name) noexcept {
+  for (auto cmd :
+       {deployment_command::force_open, deployment_command::force_closed,
+        deployment_command::disable, deployment_command::enable,
+        deployment_command::reset})
+    if (to_string(cmd) == name)
+      return cmd;
+  return std::nullopt;
+}
+
+/// The test hooks' way in (a friend of `engine`).
+struct engine_access {
+  static engine::impl& of(engine& eng) noexcept {
+    return *eng.impl_;
+  }
+};
+
+bool testing::crash_provider(engine& eng, std::string_view deployment) {
+  auto& d = engine_access::of(eng);
+  if (d.stopped.load()
       || d.core->deployment_index.find(deployment)
              == d.core->deployment_index.end())
     return false;
-  caf::anon_send(d.sup, crash_atom::value, deployment);
+  caf::anon_send(d.sup, crash_atom::value, std::string{deployment});
   return true;
 }
 

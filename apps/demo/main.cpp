@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
   // Report: the engine's and the mocks' view, then stop everything.
   run_report report;
   report.traffic = &traffic;
-  report.status = eng->status();
+  report.status = eng->status().deployments;
   report.deployments = topts.deployments;
   for (const auto& m : fleet.processes())
     report.mock_stats.emplace_back(

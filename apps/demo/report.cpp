@@ -115,7 +115,8 @@ void print_report(const run_report& r) {
   }
   std::string states;
   for (const auto& s : r.status)
-    states += (states.empty() ? "" : ", ") + s.name + " " + s.breaker;
+    states += (states.empty() ? "" : ", ") + s.name + " "
+              + std::string{to_string(s.breaker)};
   row("breakers at the end", states);
   if (ev.restarts > 0)
     row("provider restarts", std::to_string(ev.restarts));

@@ -1,5 +1,6 @@
 #define CAF_SUITE engine_breaker
 #include "integration/support_engine.hpp"
+#include "integration/support_http.hpp"
 
 #include <algorithm>
 #include <thread>
@@ -82,7 +83,7 @@ CAF_TEST(a hard down primary trips the breaker and is probed back) {
     CAF_CHECK_EQUAL(resp.attempts[1].deployment, "secondary-gpt");
   }
   auto opened_at = std::chrono::steady_clock::now();
-  CAF_CHECK_EQUAL(status_of(*eng, "primary-gpt").breaker, "open");
+  CAF_CHECK_EQUAL(status_of(*eng, "primary-gpt").breaker, breaker_state::open);
   CAF_CHECK_EQUAL(transitions(*recorder, "primary-gpt"),
                   std::vector<std::string>{"closed>open"});
   CAF_REQUIRE_EQUAL(mock_total(primary), 3);
@@ -110,7 +111,8 @@ CAF_TEST(a hard down primary trips the breaker and is probed back) {
   CAF_CHECK_EQUAL(probe.attempts[0].deployment, "primary-gpt");
   CAF_CHECK_EQUAL(probe.attempts[0].status, 200);
   CAF_CHECK_EQUAL(mock_total(primary), 4);
-  CAF_CHECK_EQUAL(status_of(*eng, "primary-gpt").breaker, "closed");
+  CAF_CHECK_EQUAL(status_of(*eng, "primary-gpt").breaker,
+                  breaker_state::closed);
   CAF_CHECK_EQUAL(transitions(*recorder, "primary-gpt"),
                   (std::vector<std::string>{"closed>open", "open>half_open",
                                             "half_open>closed"}));
@@ -131,7 +133,13 @@ CAF_TEST(refused connections trip the breaker until the listener is back) {
   load_scenario(primary,
                 {{"listener", {{{"at_ms", 0}, {"close_for_ms", 2000}}}}});
   auto closed_at = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(100ms);
+  CAF_REQUIRE(eventually(
+      [&] {
+        return test::http_get(primary.base_url() + "/mock/stats", 500ms)
+                   .curl_code
+               == 7; // refused
+      },
+      1000ms));
   auto recorder = std::make_shared<event_recorder>();
   constexpr int64_t open_ms = 2500;
   auto eng = make_engine(breaker_config(primary, secondary, open_ms), recorder);
@@ -144,7 +152,7 @@ CAF_TEST(refused connections trip the breaker until the listener is back) {
     CAF_CHECK_EQUAL(resp.attempts[1].deployment, "secondary-gpt");
   }
   auto opened_at = std::chrono::steady_clock::now();
-  CAF_CHECK_EQUAL(status_of(*eng, "primary-gpt").breaker, "open");
+  CAF_CHECK_EQUAL(status_of(*eng, "primary-gpt").breaker, breaker_state::open);
   CAF_CHECK(std::chrono::steady_clock::now() - closed_at < 2000ms);
   // Open: the next calls do not even try to connect.
   for (int i = 0; i < 5; ++i) {
@@ -168,7 +176,8 @@ CAF_TEST(refused connections trip the breaker until the listener is back) {
   CAF_CHECK_EQUAL(probe.attempts.back().deployment, "primary-gpt");
   CAF_CHECK_EQUAL(probe.attempts.size(), 1u);
   CAF_CHECK_EQUAL(mock_total(primary), 1);
-  CAF_CHECK_EQUAL(status_of(*eng, "primary-gpt").breaker, "closed");
+  CAF_CHECK_EQUAL(status_of(*eng, "primary-gpt").breaker,
+                  breaker_state::closed);
   CAF_CHECK_EQUAL(transitions(*recorder, "primary-gpt"),
                   (std::vector<std::string>{"closed>open", "open>half_open",
                                             "half_open>closed"}));

@@ -1,5 +1,6 @@
 #define CAF_SUITE engine_crash
 #include "integration/support_engine.hpp"
+#include "testing.hpp"
 
 #include <algorithm>
 #include <thread>
@@ -49,8 +50,8 @@ CAF_TEST(crashing a provider actor loses none of its 200 calls in flight) {
   CAF_MESSAGE("in flight on the primary before the crash: " << in_flight);
   CAF_CHECK(all_in_flight);
   CAF_CHECK_EQUAL(in_flight, n);
-  CAF_REQUIRE(eng->crash_provider("primary-gpt"));
-  CAF_CHECK(!eng->crash_provider("no-such-deployment"));
+  CAF_REQUIRE(testing::crash_provider(*eng, "primary-gpt"));
+  CAF_CHECK(!testing::crash_provider(*eng, "no-such-deployment"));
   caller.join();
   size_t ok = 0;
   size_t by_primary = 0;

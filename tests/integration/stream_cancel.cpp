@@ -209,7 +209,7 @@ CAF_TEST(a shutdown that cannot drain cancels what is left) {
   rig r{json{{"x-mock-fault", "hang"}}};
   auto cap = stream_capture::make();
   r.eng->stream(question(), {}, cap->callback());
-  std::vector<std::future<call_result>> plain;
+  std::vector<call_handle> plain;
   for (int i = 0; i < 2; ++i)
     plain.push_back(r.eng->complete(question()));
   CAF_REQUIRE(eventually([&] { return r.open_upstream() == 3; }, 2s));
@@ -240,7 +240,11 @@ CAF_TEST(a shutdown that cannot drain cancels what is left) {
   auto late_events = read_all(*late_stream, 1s);
   CAF_REQUIRE_EQUAL(late_events.size(), 1u);
   CAF_CHECK(std::holds_alternative<stream_error>(late_events[0]));
-  CAF_CHECK(r.eng->status().empty());
+  auto st = r.eng->status();
+  CAF_CHECK_EQUAL(st.calls_running, 0u);
+  CAF_CHECK_EQUAL(st.deployments.size(), r.eng->config().deployments.size());
+  for (const auto& dep : st.deployments)
+    CAF_CHECK_EQUAL(dep.in_flight, 0u);
   CAF_CHECK_EQUAL(r.eng->config().routes.count("chat"), 1u);
   r.eng->shutdown(); // idempotent
   CAF_CHECK_EQUAL(mock_total(r.upstream), 3);

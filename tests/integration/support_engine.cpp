@@ -77,21 +77,10 @@ std::unique_ptr<engine> make_engine(const nlohmann::json& config,
 }
 
 deployment_status status_of(const engine& eng, std::string_view name) {
-  for (auto& st : eng.status())
+  for (auto& st : eng.status().deployments)
     if (st.name == name)
       return st;
   CAF_FAIL("no deployment named " << name);
-}
-
-bool eventually(const std::function<bool()>& pred,
-                std::chrono::milliseconds timeout) {
-  auto deadline = steady::now() + timeout;
-  while (!pred()) {
-    if (steady::now() >= deadline)
-      return pred();
-    std::this_thread::sleep_for(std::chrono::milliseconds{10});
-  }
-  return true;
 }
 
 // -- running calls ------------------------------------------------------------

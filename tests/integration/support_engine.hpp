@@ -77,11 +77,6 @@ std::unique_ptr<engine> make_engine(const nlohmann::json& config,
 /// The status of deployment `name`; fails the test if there is none.
 deployment_status status_of(const engine& eng, std::string_view name);
 
-/// Polls `pred` every 10 ms until it holds or `timeout` passed; returns its
-/// last value.
-bool eventually(const std::function<bool()>& pred,
-                std::chrono::milliseconds timeout);
-
 /// One call's outcome, as the caller saw it.
 struct call_outcome {
   std::optional<call_result> result;

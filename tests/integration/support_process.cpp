@@ -247,4 +247,15 @@ mock_server start_mock(std::vector<std::string> extra_args) {
   return result;
 }
 
+bool eventually(const std::function<bool()>& pred,
+                std::chrono::milliseconds bound) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+  return true;
+}
+
 } // namespace switchyard::test

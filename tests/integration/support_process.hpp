@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -94,5 +95,10 @@ struct mock_server {
 /// Starts bin/switchyard-mock --port 0 plus `extra_args`, reads its
 /// `listening on 127.0.0.1:PORT` line within 10 s; fails the test if not.
 mock_server start_mock(std::vector<std::string> extra_args = {});
+
+/// Waits for a condition instead of sleeping: polls `pred` every 10 ms until
+/// it holds or `bound` passed; returns its last value.
+bool eventually(const std::function<bool()>& pred,
+                std::chrono::milliseconds bound);
 
 } // namespace switchyard::test

@@ -338,9 +338,9 @@ CAF_TEST(cancel frees a hanging transfer at once and the host still works) {
       test::http_post(mock.base_url() + "/mock/stats/reset", "{}").ok());
   auto sink = std::make_shared<recording_sink>();
   auto id = tr.submit(chat("hang"), sink);
-  std::this_thread::sleep_for(200ms);
+  // The hanging request reached the mock.
+  CAF_CHECK(test::eventually([&] { return mock_total() == 1; }, 2000ms));
   CAF_CHECK_EQUAL(tr.in_flight(), 1u);
-  CAF_CHECK_EQUAL(mock_total(), 1); // the hanging request reached the mock
   auto cancelled_at = clock_type::now();
   tr.cancel(id);
   CAF_REQUIRE(sink->wait(2s));

@@ -303,6 +303,9 @@ public:
   struct impl;
 
 private:
+  /// Reaches the internals for the test hooks (actors/src/testing.hpp).
+  friend struct engine_access;
+
   explicit engine(std::unique_ptr<impl> ptr);
 
   uint64_t start(chat_request req, call_options opts, call_callback done,
