@@ -29,7 +29,9 @@ public:
   void send(uint64_t, const std::string& prompt,
             result_callback done) override {
     chat_request req;
-    req.messages.push_back({role::user, prompt});
+    message msg;
+    msg.text = prompt;
+    req.messages.push_back(std::move(msg));
     if (!stream_) {
       eng_.complete(
           std::move(req), opts_, [done = std::move(done)](call_result r) {
