@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <unistd.h>
@@ -54,9 +55,23 @@ struct options {
   std::string mock;
 };
 
-/// Exits with 2 after printing one line.
+/// The scenario's temporary directory of mock scenario files, if any.
+std::string tmp_dir;
+
+/// Removes the mock scenario files and their directory.
+void remove_tmp_dir() {
+  if (tmp_dir.empty())
+    return;
+  std::error_code ec;
+  std::filesystem::remove_all(tmp_dir, ec);
+  tmp_dir.clear();
+}
+
+/// Exits with 2 after printing one line. Mocks already started die with
+/// this process (PR_SET_PDEATHSIG).
 [[noreturn]] void fail(const std::string& msg) {
   std::cerr << "switchyard-load: " << msg << '\n';
+  remove_tmp_dir();
   std::exit(2);
 }
 
@@ -226,7 +241,6 @@ int main(int argc, char** argv) {
 
   // Mocks, then the system under test on top of them.
   demo::mock_fleet fleet{o.mock};
-  std::string tmp_dir;
   if (sc && !sc->mocks.empty()) {
     char tmpl[] = "/tmp/switchyard-load-XXXXXX";
     if (!mkdtemp(tmpl))
@@ -285,10 +299,7 @@ int main(int argc, char** argv) {
   tgt.reset();
   eng.reset();
   fleet.stop_all();
-  for (const auto& m : fleet.processes())
-    std::remove(m.scenario_file.c_str());
-  if (!tmp_dir.empty())
-    rmdir(tmp_dir.c_str());
+  remove_tmp_dir();
 
   // Report.
   auto metrics = metrics_of(*rec, sum);
