@@ -1,0 +1,262 @@
+#include "driver.hpp"
+
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+namespace switchyard::load {
+
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::milliseconds;
+
+/// The requests that were sent and have not ended, with their times. Shared
+/// with the targets' callbacks, which may outlive the run: whichever of the
+/// callback and the drain takes an entry out records it, once.
+struct pending_set {
+  struct times {
+    time_point scheduled;
+    time_point sent;
+  };
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::unordered_map<uint64_t, times> calls;
+  /// Set when the run gave up on the rest: late callbacks are dropped.
+  bool closed = false;
+
+  void add(uint64_t n, time_point scheduled, time_point sent) {
+    std::lock_guard guard{mtx};
+    calls.emplace(n, times{scheduled, sent});
+  }
+
+  std::optional<times> take(uint64_t n) {
+    std::lock_guard guard{mtx};
+    auto i = calls.find(n);
+    if (closed || i == calls.end())
+      return std::nullopt;
+    auto out = i->second;
+    calls.erase(i);
+    cv.notify_all();
+    return out;
+  }
+
+  size_t size() {
+    std::lock_guard guard{mtx};
+    return calls.size();
+  }
+};
+
+/// Sleeps until 1 ms before `t` when `t` is more than 2 ms away, then spins:
+/// a woken thread can be late by the scheduler's wake-up latency (about
+/// 0.1 ms on an idle machine, several ms on a busy one), a spinning one only
+/// when preempted. So from 500 req/s on the sender never sleeps, and it
+/// burns one core for its precision.
+void wait_until(time_point t) {
+  auto now = clock_type::now();
+  if (t - now > milliseconds{2})
+    std::this_thread::sleep_until(t - milliseconds{1});
+  while (clock_type::now() < t) {
+    // spin
+  }
+}
+
+/// Prints a progress line per second until `done`.
+class progress_printer {
+public:
+  progress_printer(recorder& rec, const load_plan& plan, pending_set& pending)
+      : rec_(rec), plan_(plan), pending_(pending) {
+    if (plan.live)
+      thread_ = std::thread{[this] { loop(); }};
+  }
+
+  ~progress_printer() {
+    finish();
+  }
+
+  void finish() {
+    {
+      std::lock_guard guard{mtx_};
+      done_ = true;
+      cv_.notify_all();
+    }
+    if (thread_.joinable()) {
+      thread_.join();
+      if (plan_.tty)
+        std::fputc('\n', stdout);
+    }
+  }
+
+private:
+  void loop() {
+    auto last = clock_type::now();
+    uint64_t errors = 0;
+    std::unique_lock lock{mtx_};
+    while (!cv_.wait_for(lock, std::chrono::seconds{1},
+                         [this] { return done_; })) {
+      auto now = clock_type::now();
+      auto tick = rec_.take_tick();
+      errors += tick.errors;
+      auto line = progress_line(now - rec_.start(), tick, now - last,
+                                pending_.size(), errors, plan_.deployments);
+      last = now;
+      if (plan_.tty)
+        std::printf("\r\033[K%s", line.c_str());
+      else
+        std::printf("%s\n", line.c_str());
+      std::fflush(stdout);
+    }
+  }
+
+  recorder& rec_;
+  const load_plan& plan_;
+  pending_set& pending_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+/// Builds the callback of request `n`: takes it out of `pending` and
+/// records it. Optionally tells the closed loop its slot is free.
+result_callback make_done(uint64_t n, std::shared_ptr<pending_set> pending,
+                          recorder& rec) {
+  return [n, pending = std::move(pending), &rec](request_result res) {
+    auto now = clock_type::now();
+    if (auto t = pending->take(n))
+      rec.record(t->scheduled, t->sent, now, res);
+  };
+}
+
+const std::string& prompt_of(const load_plan& plan, uint64_t n) {
+  return plan.prompts[n % plan.prompts.size()];
+}
+
+} // namespace
+
+std::vector<timespan> make_schedule(double rate, timespan span, bool poisson,
+                                    uint64_t seed) {
+  std::vector<timespan> out;
+  auto secs = std::chrono::duration<double>(span).count();
+  out.reserve(static_cast<size_t>(rate * secs * 1.1) + 16);
+  if (!poisson) {
+    auto n = static_cast<uint64_t>(std::llround(rate * secs));
+    for (uint64_t i = 0; i < n; ++i)
+      out.push_back(std::chrono::duration_cast<timespan>(
+          std::chrono::duration<double>(static_cast<double>(i) / rate)));
+    return out;
+  }
+  std::mt19937_64 rng{seed};
+  std::exponential_distribution<double> gap{rate};
+  for (double t = gap(rng); t < secs; t += gap(rng))
+    out.push_back(
+        std::chrono::duration_cast<timespan>(std::chrono::duration<double>(t)));
+  return out;
+}
+
+run_summary run_load(target& tgt, recorder& rec, const load_plan& plan,
+                     const std::atomic<bool>& stop) {
+  run_summary sum;
+  auto pending = std::make_shared<pending_set>();
+  auto start = rec.start();
+  auto end = start + plan.warmup + plan.duration;
+  log_histogram lateness;
+  std::vector<timespan> schedule;
+  if (plan.rate > 0)
+    schedule = make_schedule(plan.rate, plan.warmup + plan.duration,
+                             plan.poisson, plan.seed);
+  progress_printer progress{rec, plan, *pending};
+  if (plan.rate > 0) {
+    for (uint64_t n = 0; n < schedule.size() && !stop; ++n) {
+      auto at = start + schedule[n];
+      wait_until(at);
+      auto now = clock_type::now();
+      lateness.record(to_us(now - at));
+      pending->add(n, at, now);
+      tgt.send(n, prompt_of(plan, n), make_done(n, pending, rec));
+      ++sum.sent;
+    }
+  } else {
+    wait_until(start);
+    uint64_t n = 0;
+    while (!stop && clock_type::now() < end) {
+      {
+        std::unique_lock lock{pending->mtx};
+        pending->cv.wait_until(lock, end, [&] {
+          return pending->calls.size() < plan.concurrency || stop;
+        });
+        if (pending->calls.size() >= plan.concurrency)
+          continue;
+      }
+      auto now = clock_type::now();
+      if (now >= end)
+        break;
+      pending->add(n, now, now);
+      tgt.send(n, prompt_of(plan, n), make_done(n, pending, rec));
+      ++sum.sent;
+      ++n;
+    }
+  }
+  sum.interrupted = stop;
+  // Drain: wait for the running requests, then count the rest as unfinished
+  // with the latency they had reached (a stall is never hidden).
+  {
+    std::unique_lock lock{pending->mtx};
+    pending->cv.wait_until(lock, clock_type::now() + plan.drain,
+                           [&] { return pending->calls.empty() || stop; });
+    auto now = clock_type::now();
+    request_result res;
+    res.error = "unfinished";
+    for (auto& [n, t] : pending->calls)
+      rec.record(t.scheduled, t.sent, now, res);
+    sum.unfinished = pending->calls.size();
+    pending->calls.clear();
+    pending->closed = true;
+  }
+  progress.finish();
+  sum.elapsed = clock_type::now() - start;
+  rec.send_lateness = lateness;
+  return sum;
+}
+
+std::string progress_line(timespan elapsed, const tick_stats& tick,
+                          timespan tick_len, uint64_t in_flight,
+                          uint64_t errors_total,
+                          const std::vector<std::string>& deployments) {
+  auto secs = std::chrono::duration<double>(tick_len).count();
+  char buf[256];
+  std::snprintf(buf, sizeof(buf),
+                "%6.1fs  %8.1f req/s  in flight %5llu  errors %6llu  "
+                "p50 %8.1f ms  p99 %8.1f ms",
+                std::chrono::duration<double>(elapsed).count(),
+                secs > 0 ? static_cast<double>(tick.completed) / secs : 0.0,
+                static_cast<unsigned long long>(in_flight),
+                static_cast<unsigned long long>(errors_total),
+                static_cast<double>(tick.latency.quantile(0.5)) / 1000,
+                static_cast<double>(tick.latency.quantile(0.99)) / 1000);
+  std::string line = buf;
+  uint64_t answers = 0;
+  for (const auto& [d, c] : tick.by_deployment)
+    answers += c;
+  auto share = [&](const std::string& d, uint64_t c) {
+    std::snprintf(buf, sizeof(buf), "  %s %.0f%%", d.c_str(),
+                  answers ? 100.0 * static_cast<double>(c) / answers : 0.0);
+    line += buf;
+  };
+  for (const auto& d : deployments) {
+    auto i = tick.by_deployment.find(d);
+    share(d, i == tick.by_deployment.end() ? 0 : i->second);
+  }
+  for (const auto& [d, c] : tick.by_deployment)
+    if (std::find(deployments.begin(), deployments.end(), d)
+        == deployments.end())
+      share(d, c);
+  return line;
+}
+
+} // namespace switchyard::load

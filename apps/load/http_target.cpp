@@ -1,0 +1,170 @@
+#include "switchyard/transport.hpp"
+#include "target.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace switchyard::load {
+
+namespace {
+
+/// The failure class of an HTTP status, as the engine names them.
+std::string status_class(int status) {
+  if (status == 429)
+    return "rate_limited";
+  if (status == 503 || status == 529)
+    return "overloaded";
+  if (status == 401 || status == 403)
+    return "auth";
+  if (status == 408 || status == 504)
+    return "timeout";
+  if (status >= 500)
+    return "server_error";
+  return "bad_request";
+}
+
+/// The value of a top-level string field `"name":"value"` in a JSON body,
+/// found without parsing the body (good enough for `model`).
+std::string string_field(std::string_view body, std::string_view name) {
+  std::string key = "\"" + std::string{name} + "\"";
+  auto at = body.find(key);
+  if (at == std::string_view::npos)
+    return {};
+  at = body.find('"', body.find(':', at + key.size()));
+  if (at == std::string_view::npos)
+    return {};
+  auto end = body.find('"', at + 1);
+  return end == std::string_view::npos
+             ? std::string{}
+             : std::string{body.substr(at + 1, end - at - 1)};
+}
+
+/// Reads one transfer: a plain answer, or an SSE stream of OpenAI chunks
+/// (a piece of content per `data:` event, `[DONE]` at the end).
+class http_request_sink final : public transfer_sink {
+public:
+  http_request_sink(result_callback done, bool stream)
+      : done_(std::move(done)), stream_(stream) {
+    // nop
+  }
+
+  void on_head(int status, const header_list&) override {
+    status_ = status;
+  }
+
+  void on_chunk(std::string_view chunk) override {
+    buf_.append(chunk);
+    size_t at = 0;
+    for (auto nl = buf_.find('\n', at); nl != std::string::npos;
+         nl = buf_.find('\n', at)) {
+      on_line(std::string_view{buf_}.substr(at, nl - at));
+      at = nl + 1;
+    }
+    buf_.erase(0, at);
+  }
+
+  void on_complete(transfer_result r) override {
+    if (r.error != transport_error::none) {
+      res_.error = std::string{to_string(
+          classify_transport_error(r.error, std::move(r.detail)).cls)};
+    } else if (r.response.status < 200 || r.response.status >= 300) {
+      res_.error = status_class(r.response.status);
+    } else if (stream_ && !saw_done_) {
+      res_.error = "malformed";
+    } else {
+      res_.ok = true;
+      if (!stream_)
+        res_.deployment = string_field(r.response.body, "model");
+    }
+    done_(std::move(res_));
+  }
+
+private:
+  void on_line(std::string_view line) {
+    if (line.substr(0, 5) != "data:")
+      return;
+    auto data = line.substr(5);
+    if (!data.empty() && data.front() == ' ')
+      data.remove_prefix(1);
+    if (data.substr(0, 6) == "[DONE]") {
+      saw_done_ = true;
+      return;
+    }
+    if (res_.deployment.empty())
+      res_.deployment = string_field(data, "model");
+    auto content = data.find("\"content\":\"");
+    if (content == std::string_view::npos
+        || data.substr(content + 11, 1) == "\"")
+      return;
+    auto now = clock_type::now();
+    if (!res_.first_token)
+      res_.first_token = now;
+    else
+      res_.gaps.push_back(now - last_);
+    last_ = now;
+    ++res_.tokens;
+  }
+
+  result_callback done_;
+  bool stream_;
+  int status_ = 0;
+  bool saw_done_ = false;
+  std::string buf_;
+  time_point last_{};
+  request_result res_;
+};
+
+class http_target final : public target {
+public:
+  http_target(std::string url, std::string model, bool stream, timespan timeout)
+      : url_(std::move(url)), model_(std::move(model)), stream_(stream),
+        timeout_(timeout) {
+    if (url_.size() < 17
+        || url_.compare(url_.size() - 17, 17, "/chat/completions") != 0) {
+      while (!url_.empty() && url_.back() == '/')
+        url_.pop_back();
+      url_ += "/chat/completions";
+    }
+    transport_config cfg;
+    cfg.max_host_connections = 4096;
+    client_ = std::make_unique<transport>(cfg);
+  }
+
+  void send(uint64_t, const std::string& prompt,
+            result_callback done) override {
+    nlohmann::json body{
+        {"model", model_},
+        {"messages", {{{"role", "user"}, {"content", prompt}}}}};
+    if (stream_)
+      body["stream"] = true;
+    http_job job;
+    job.request.method = "POST";
+    job.request.url = url_;
+    job.request.body = body.dump();
+    job.request.headers.push_back({"content-type", "application/json"});
+    job.timeouts.total = timeout_;
+    job.stream = stream_;
+    client_->submit(std::move(job), std::make_shared<http_request_sink>(
+                                        std::move(done), stream_));
+  }
+
+  void stop() override {
+    client_.reset();
+  }
+
+private:
+  std::string url_;
+  std::string model_;
+  bool stream_;
+  timespan timeout_;
+  std::unique_ptr<transport> client_;
+};
+
+} // namespace
+
+std::unique_ptr<target> make_http_target(std::string url, std::string model,
+                                         bool stream, timespan timeout) {
+  return std::make_unique<http_target>(std::move(url), std::move(model), stream,
+                                       timeout);
+}
+
+} // namespace switchyard::load

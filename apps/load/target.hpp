@@ -1,0 +1,46 @@
+#pragma once
+
+#include "recorder.hpp"
+#include "switchyard/engine.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace switchyard::load {
+
+/// Called once per request with its outcome, on the target's thread; must
+/// not block.
+using result_callback = std::function<void(request_result)>;
+
+/// The system under test: something that takes chat requests without
+/// blocking the caller and reports each outcome once.
+class target {
+public:
+  virtual ~target() = default;
+
+  /// Starts request `n` with `prompt`; `done` runs once, possibly before
+  /// `send` returns.
+  virtual void send(uint64_t n, const std::string& prompt, result_callback done)
+      = 0;
+
+  /// Stops everything still running (their callbacks may still run, once).
+  virtual void stop() = 0;
+};
+
+/// Drives an embedded engine (`engine::complete` / `engine::stream`).
+std::unique_ptr<target> make_engine_target(engine& eng, bool stream,
+                                           std::string route);
+
+/// Drives an OpenAI-compatible HTTP endpoint (`URL/chat/completions`, or
+/// the URL as given when it ends in `/chat/completions`) through libcurl
+/// multi on its own thread.
+std::unique_ptr<target> make_http_target(std::string url, std::string model,
+                                         bool stream, timespan timeout);
+
+/// A target that answers every request on a timer thread after `delay`
+/// (benchmarks of the driver itself).
+std::unique_ptr<target> make_null_target(timespan delay);
+
+} // namespace switchyard::load
