@@ -22,9 +22,9 @@ struct attempt_started {
   uint64_t call_id = 0;
   std::string deployment;
   uint32_t attempt = 0;
-  timespan timeout { /// The caller's metadata of the call.
-    call_metadata metadata;
-  };
+  timespan timeout{};
+  /// The caller's metadata of the call.
+  call_metadata metadata;
 };
 
 /// An attempt ended; `cls` is empty on success.
@@ -34,9 +34,9 @@ struct attempt_finished {
   uint32_t attempt = 0;
   std::optional<error_class> cls;
   int status = 0;
-  timespan latency { /// The caller's metadata of the call.
-    call_metadata metadata;
-  };
+  timespan latency{};
+  /// The caller's metadata of the call.
+  call_metadata metadata;
 };
 
 /// The same deployment will be tried again after `wait`.
@@ -44,9 +44,9 @@ struct retry_scheduled {
   uint64_t call_id = 0;
   std::string deployment;
   error_class cls = error_class::server_error;
-  timespan wait { /// The caller's metadata of the call.
-    call_metadata metadata;
-  };
+  timespan wait{};
+  /// The caller's metadata of the call.
+  call_metadata metadata;
   /// True when the wait came from the server's hint.
   bool from_server = false;
 };
@@ -99,9 +99,9 @@ struct call_finished {
   std::string deployment;
   std::optional<error_class> cls;
   uint32_t attempts = 0;
-  timespan latency { /// The caller's metadata of the call.
-    call_metadata metadata;
-  };
+  timespan latency{};
+  /// The caller's metadata of the call.
+  call_metadata metadata;
 };
 
 /// Everything the engine reports about its work.
