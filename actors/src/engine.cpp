@@ -133,12 +133,18 @@ uint64_t engine::start(chat_request req, call_options opts, call_callback done,
   return id;
 }
 
-std::future<call_result> engine::complete(chat_request req, call_options opts) {
+call_handle engine::complete(chat_request req, call_options opts) {
   auto promise = std::make_shared<std::promise<call_result>>();
   auto fut = promise->get_future();
-  complete(std::move(req), std::move(opts),
-           [promise](call_result r) { promise->set_value(std::move(r)); });
-  return fut;
+  auto id = complete(std::move(req), std::move(opts), [promise](call_result r) {
+    promise->set_value(std::move(r));
+  });
+  return call_handle{this, id, std::move(fut)};
+}
+
+void call_handle::cancel() {
+  if (owner_ != nullptr && id_ != 0)
+    owner_->cancel(id_);
 }
 
 namespace {
@@ -268,26 +274,9 @@ void engine::cancel(uint64_t call_id) {
   caf::anon_send(d.router_of(call_id), cancel_atom::value, call_id);
 }
 
-std::vector<deployment_status> engine::status() const {
-  auto& d = *impl_;
-  std::vector<deployment_status> out;
-  if (d.core == nullptr)
-    return out; // shut down: no deployment runs
-  caf::scoped_actor self{*d.sys};
-  for (size_t i = 0; i < d.core->deployments.size(); ++i) {
-    auto& rt = *d.core->deployments[i];
-    deployment_status st;
-    st.name = rt.config.name;
-    st.provider = rt.config.provider;
-    st.model = rt.config.ep.model;
-    st.breaker = "unknown";
-    self->request(d.core->directory.get(i), std::chrono::seconds{2},
-                  status_atom::value)
-        .receive(
-            [&](deployment_status& x) { st = std::move(x); },
-            [&](caf::error&) { st.in_flight = rt.board.in_flight.load(); });
-    out.push_back(std::move(st));
-  }
+engine_status engine::status() const {
+  // Temporary (h2): H3 rewrites status() to read the deployment boards.
+  engine_status out;
   return out;
 }
 
@@ -310,16 +299,6 @@ void engine::shutdown(timespan drain) {
   // No actor runs any more: stop the transport, then the actor system.
   d.core.reset();
   d.sys.reset();
-}
-
-bool engine::crash_provider(const std::string& deployment) {
-  auto& d = *impl_;
-  if (d.core == nullptr
-      || d.core->deployment_index.find(deployment)
-             == d.core->deployment_index.end())
-    return false;
-  caf::anon_send(d.sup, crash_atom::value, deployment);
-  return true;
 }
 
 const engine_config& engine::config() const noexcept {

@@ -460,7 +460,8 @@ void on_attempt_failure(self_ptr self, provider_state::pending_call& pc,
   ++pc.retries;
   ++pc.generation;
   st.core->emit(retry_scheduled{pc.call.call_id, rt.config.name, f.cls,
-                                wait->delay, wait->from_hint});
+                                wait->delay, pc.call.metadata,
+                                wait->from_hint});
   pc.last = std::move(f);
   self->delayed_send(caf::actor_cast<provider_actor>(self), wait->delay,
                      retry_atom::value, pc.call.call_id, pc.generation);
@@ -771,7 +772,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
           start_probe(self, now);
       },
       [self](call_atom, deployment_call& call) { on_call(self, call); },
-      [self](cancel_atom, uint64_t call_id) {
+      [self](cancel_atom, uint64_t call_id, engine_code) {
         auto& st = self->state;
         auto q = std::find_if(st.queue.begin(), st.queue.end(), [&](auto& x) {
           return x.call.call_id == call_id;
@@ -799,7 +800,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         out.name = rt.config.name;
         out.provider = rt.config.provider;
         out.model = rt.config.ep.model;
-        out.breaker = std::string{to_string(rt.breaker.state())};
+        out.breaker = rt.breaker.state();
         out.in_flight = static_cast<uint32_t>(st.calls.size());
         out.queued = static_cast<uint32_t>(st.queue.size());
         out.calls = rt.calls;
@@ -844,6 +845,9 @@ provider(provider_actor::stateful_pointer<provider_state> self,
         emit_transition(self, now);
         pc.probe = st.rt->breaker.state() == breaker_state::half_open;
         start_attempt(self, pc);
+      },
+      [](control_atom, deployment_command) {
+        // not handled yet
       },
       [](crash_atom) { throw std::runtime_error("crash requested"); },
   };

@@ -155,7 +155,8 @@ void cancel_running(self_ptr self, routed_call& c,
   for (auto& r : c.running) {
     if (except && r.deployment == *except)
       continue;
-    self->send(core.directory.get(r.deployment), cancel_atom::value, c.id);
+    self->send(core.directory.get(r.deployment), cancel_atom::value, c.id,
+               engine_code::cancelled);
     if (r.hedge && core.events)
       core.emit(hedge_event{c.id, core.deployments[r.deployment]->config.name,
                             hedge_phase::cancelled});
