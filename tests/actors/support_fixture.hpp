@@ -4,9 +4,9 @@
 // time), a fake upstream, a recording event sink, the supervisor with its
 // provider actors, and helpers to start calls and read their outcomes.
 
+#include "engine_core.hpp"
 #include "provider_actor.hpp"
 #include "router.hpp"
-#include "runtime.hpp"
 #include "supervisor.hpp"
 #include "support_fake_client.hpp"
 #include "switchyard/actors.hpp"
