@@ -8,6 +8,7 @@
 #include "switchyard/adapter.hpp"
 #include "switchyard/config.hpp"
 #include "switchyard/policy/circuit_breaker.hpp"
+#include "switchyard/policy/deadline.hpp"
 #include "switchyard/policy/hedge.hpp"
 #include "switchyard/policy/load_balancer.hpp"
 #include "switchyard/policy/rate_limiter.hpp"
@@ -36,16 +37,24 @@ struct deployment_board {
 
 /// What a deployment keeps per route that targets it, because the route's
 /// settings apply: its retry budget and the latency sample behind its
-/// percentile hedge delay. Owned by the provider actor except
-/// `hedge_delay_ns`, which routers read.
+/// percentile hedge delay, and its timeout ladders. Owned by the provider
+/// actor except `hedge_delay_ns`, which routers read.
 struct route_slot {
   explicit route_slot(const route_policy& policy)
-      : budget(policy.retry_budget), latency_sample(policy.hedge) {
+      : budget(policy.retry_budget), latency_sample(policy.hedge),
+        ladder(policy.ladder), stream_ladder(policy.stream.first_token.empty()
+                                                 ? policy.ladder
+                                                 : policy.stream.first_token) {
     // nop
   }
 
   retry_budget budget;
   hedge_policy latency_sample;
+  /// The route's attempt timeouts; for streams, its time-to-first-token
+  /// ladder (the attempt ladder when it has none). Built once here, so that
+  /// an attempt does not copy the steps.
+  timeout_ladder ladder;
+  timeout_ladder stream_ladder;
   /// The hedge delay the recent latencies suggest (0 = unknown yet).
   std::atomic<int64_t> hedge_delay_ns{0};
 };

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "engine_core.hpp"
+#include "probe_ticket.hpp"
 #include "switchyard/actors.hpp"
 #include "switchyard/policy/backoff.hpp"
 #include "timer_gate.hpp"
@@ -45,8 +46,8 @@ struct provider_state {
     /// Generation of the retry timer; a stale timer carries an old one.
     uint64_t generation = 0;
     time_point attempt_start{};
-    /// True while this call holds one of the breaker's half-open probes.
-    bool probe = false;
+    /// Held while this call is one of the breaker's half-open probes.
+    probe_ticket probe;
     /// Streamed calls: the attempt in flight produced its first content.
     bool content = false;
     time_point first_token_at{};
@@ -61,7 +62,7 @@ struct provider_state {
   /// A call waiting for an in-flight slot.
   struct queued_call {
     deployment_call call;
-    bool probe = false;
+    probe_ticket probe;
   };
 
   std::shared_ptr<engine_core> core;
@@ -77,6 +78,7 @@ struct provider_state {
   uint64_t probe_key = 0;
   uint64_t probe_job = 0;
   time_point probe_start{};
+  probe_ticket probe_slot;
 
   /// Answers every call still here (the actor is stopping or crashed), so
   /// that callers fail over at once, and frees their transfers. (Calls whose

@@ -1,0 +1,66 @@
+#include "provider_sinks.hpp"
+
+#include <chrono>
+#include <optional>
+#include <vector>
+
+#include <caf/all.hpp>
+
+namespace switchyard {
+
+void provider_sink::on_head(int, const header_list&) {
+  // nop: non-streaming calls get everything in on_complete
+}
+
+void provider_sink::on_chunk(std::string_view) {
+  // nop
+}
+
+void provider_sink::on_complete(transfer_result result) {
+  if (auto hdl = caf::actor_cast<provider_actor>(addr_))
+    caf::anon_send(hdl, transfer_atom::value, key_, std::move(result));
+}
+
+void stream_forwarder::on_head(int, const header_list&) {
+  // nop: the status and headers arrive again in on_complete
+}
+
+void stream_forwarder::on_chunk(std::string_view chunk) {
+  if (verdict_sent_)
+    return;
+  std::vector<stream_event> out;
+  auto failed = attempt_.feed(chunk, out);
+  if (!out.empty())
+    channel_->deliver(tag_, out);
+  if (!told_first_ && attempt_.produced_content()) {
+    told_first_ = true;
+    if (auto hdl = caf::actor_cast<provider_actor>(provider_))
+      caf::anon_send(hdl, token_atom::value, key_);
+  }
+  if (failed) {
+    // An in-stream error: report it now; the provider cancels the rest.
+    verdict_sent_ = true;
+    auto v
+        = attempt_.finish(std::nullopt, {}, std::chrono::system_clock::now());
+    v.transfer_open = true;
+    send_verdict(std::move(v));
+  }
+}
+
+void stream_forwarder::on_complete(transfer_result result) {
+  if (verdict_sent_)
+    return;
+  verdict_sent_ = true;
+  std::optional<failure> tf;
+  if (result.error != transport_error::none)
+    tf = classify_transport_error(result.error, std::move(result.detail));
+  send_verdict(attempt_.finish(std::move(tf), result.response,
+                               std::chrono::system_clock::now()));
+}
+
+void stream_forwarder::send_verdict(stream_verdict v) {
+  if (auto hdl = caf::actor_cast<provider_actor>(provider_))
+    caf::anon_send(hdl, transfer_atom::value, key_, std::move(v));
+}
+
+} // namespace switchyard
