@@ -19,6 +19,7 @@ deployment_result outcome(pending_call& pc,
   deployment_result r;
   r.response = std::move(answer);
   r.failure = std::move(pc.last);
+  r.verdict = pc.verdict;
   r.attempts = std::move(pc.attempts);
   r.rejected = pc.rejected;
   r.streamed = pc.streamed;
@@ -108,6 +109,7 @@ void on_cancel(self_ptr self, uint64_t call_id, engine_code) {
   if (i == st.calls.end())
     return;
   i->second.last = make_failure(engine_code::cancelled, "cancelled");
+  i->second.verdict = {retry_action::give_up, retry_reason::caller_cancelled};
   finish(self, call_id);
 }
 

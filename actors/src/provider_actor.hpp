@@ -34,6 +34,8 @@ struct provider_state {
     /// when the call gives up).
     std::vector<attempt_record> attempts;
     failure last;
+    /// What `decide_retry` said after the last failure.
+    retry_verdict verdict;
     /// The call never reached the provider (its request cannot be built).
     bool rejected = false;
     /// Streamed calls: the last attempt produced content before it failed.

@@ -68,52 +68,38 @@ void cut_stream(self_ptr self, pending_call& pc, bool first_token) {
   self->state.core->client->cancel(pc.job);
 }
 
-/// Decides what to do after a failed attempt: retry after a wait, or hand
-/// the failure back so that the router falls back.
-void on_attempt_failure(self_ptr self, pending_call& pc, failure f,
-                        time_point now) {
+/// Asks `decide_retry` what follows failure `f` of `pc` at `now`.
+retry_verdict verdict_for(deployment_runtime& rt, pending_call& pc,
+                          const failure& f, time_point now, bool unavailable) {
+  const auto& policy = pc.call.route->policy;
+  if (!pc.backoff)
+    pc.backoff = std::make_unique<switchyard::backoff>(policy.backoff);
+  retry_context ctx;
+  ctx.retries = pc.retries;
+  ctx.remaining = pc.call.deadline - now;
+  ctx.deployment_unavailable = unavailable;
+  ctx.streamed_content = pc.streamed;
+  return decide_retry(f, ctx, policy.retry, *pc.backoff,
+                      &rt.slot(pc.call.route).budget, rt.rng, now);
+}
+
+/// After a failed attempt: retries after the verdict's wait, or ends the
+/// call here so that the router follows the verdict.
+void after_failure(self_ptr self, pending_call& pc, failure f,
+                   retry_verdict v) {
   auto& st = self->state;
   auto& rt = *st.rt;
-  const auto& policy = pc.call.route->policy;
-  auto limit = policy.retry.max_retries[static_cast<size_t>(f.cls)];
-  bool retry = pc.retries < limit;
-  if (f.should_retry)
-    retry = *f.should_retry && pc.retries < std::max<uint32_t>(1, limit);
-  if (f.cls == error_class::cancelled || rt.unavailable(now) || pc.streamed)
-    retry = false; // a stream with content is the caller's policy's business
-  std::optional<retry_wait> wait;
-  auto left = pc.call.deadline - now;
-  if (retry && f.retry_after && policy.backoff.honour_retry_after
-      && (*f.retry_after >= left
-          || *f.retry_after > policy.backoff.max_retry_after)) {
-    // The server said "not before then": retrying sooner here is pointless,
-    // so the call moves on to the next target at once.
-    retry = false;
-    f.message += " (no retry: the server's wait does not fit the deadline)";
-  }
-  if (retry) {
-    if (!pc.backoff)
-      pc.backoff = std::make_unique<switchyard::backoff>(policy.backoff);
-    wait = pc.backoff->wait_before_retry(f.retry_after, left, pc.retries,
-                                         rt.rng);
-    if (!wait)
-      f.message += " (no retry: the wait does not fit the deadline)";
-    else if (!rt.slot(pc.call.route).budget.try_acquire_retry(now)) {
-      f.message += " (no retry: retry budget exhausted)";
-      wait.reset();
-    }
-  }
-  if (!wait) {
+  pc.verdict = v;
+  if (v.action != retry_action::retry) {
     give_up(self, pc, std::move(f));
     return;
   }
   ++pc.retries;
   ++pc.generation;
-  st.core->emit(retry_scheduled{pc.call.call_id, rt.config.name, f.cls,
-                                wait->delay, pc.call.metadata,
-                                wait->from_hint});
+  st.core->emit(retry_scheduled{pc.call.call_id, rt.config.name, f.cls, v.delay,
+                                pc.call.metadata, v.delay_from_hint});
   pc.last = std::move(f);
-  self->delayed_send(caf::actor_cast<provider_actor>(self), wait->delay,
+  self->delayed_send(caf::actor_cast<provider_actor>(self), v.delay,
                      retry_atom::value, pc.call.call_id, pc.generation);
 }
 
@@ -162,11 +148,17 @@ void conclude(self_ptr self, pending_call& pc, std::optional<failure> f,
   }
   rt.breaker.on_failure(now, f->cls, f->retry_after);
   emit_transition(self, now);
-  if (f->cls == error_class::auth)
-    rt.mark_down(time_point::max(), *f);
-  else if (f->cls == error_class::quota_exhausted)
+  if (f->cls == error_class::quota_exhausted)
     rt.mark_down(now + rt.breaker.settings().max_open_duration, *f);
-  on_attempt_failure(self, pc, std::move(*f), now);
+  auto v = verdict_for(rt, pc, *f, now, rt.unavailable(now));
+  // Auth: retried only as often as the route says (none by default); then
+  // the deployment is marked down for good.
+  if (f->cls == error_class::auth && v.action != retry_action::retry)
+    rt.mark_down(time_point::max(), *f);
+  auto& reason = pc.attempts.back().reason;
+  reason += " -> ";
+  reason += to_string(v);
+  after_failure(self, pc, std::move(*f), v);
 }
 
 /// Finds the call of attempt `key` and detaches the attempt from it.
@@ -244,6 +236,8 @@ void start_attempt(self_ptr self, pending_call& pc) {
   auto to
       = ladder.timeout_for(n, now, deadline::between(now, pc.call.deadline));
   if (!to) {
+    pc.verdict.action = retry_action::give_up;
+    pc.verdict.reason = retry_reason::deadline_passed;
     give_up(self, pc,
             make_failure(engine_code::deadline_exceeded,
                          "the call's deadline passed before the attempt"));
@@ -388,7 +382,10 @@ void on_retry_timer(self_ptr self, uint64_t call_id, uint64_t generation) {
   auto now = self->clock().now();
   if (probing(*st.rt) || !st.rt->breaker.allow(now)) {
     emit_transition(self, now);
-    pc.last.message += " (no retry: the breaker opened)";
+    // The breaker opened during the wait: the verdict becomes a fallback.
+    --pc.retries;
+    pc.verdict = verdict_for(*st.rt, pc, pc.last, now, true);
+    ++pc.retries;
     finish(self, call_id);
     return;
   }
