@@ -21,8 +21,10 @@ void provider_sink::on_complete(transfer_result result) {
     caf::anon_send(hdl, transfer_atom::value, key_, std::move(result));
 }
 
-void stream_forwarder::on_head(int, const header_list&) {
-  // nop: the status and headers arrive again in on_complete
+void stream_forwarder::on_head(int status, const header_list&) {
+  // The headers arrive again in on_complete; the status is kept for an
+  // in-stream error, which ends the attempt before that.
+  status_ = status;
 }
 
 void stream_forwarder::on_chunk(std::string_view chunk) {
@@ -40,8 +42,10 @@ void stream_forwarder::on_chunk(std::string_view chunk) {
   if (failed) {
     // An in-stream error: report it now; the provider cancels the rest.
     verdict_sent_ = true;
+    http_response head;
+    head.status = status_; // the error came after this status (a 200)
     auto v
-        = attempt_.finish(std::nullopt, {}, std::chrono::system_clock::now());
+        = attempt_.finish(std::nullopt, head, std::chrono::system_clock::now());
     v.transfer_open = true;
     send_verdict(std::move(v));
   }

@@ -67,6 +67,8 @@ private:
   uint64_t tag_;
   uint64_t key_;
   stream_attempt attempt_;
+  /// The response status, once the head arrived.
+  int status_ = 0;
   bool told_first_ = false;
   bool verdict_sent_ = false;
 };
