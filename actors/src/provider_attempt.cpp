@@ -127,7 +127,8 @@ void conclude(self_ptr self, pending_call& pc, std::optional<failure> f,
   st.core->emit(attempt_finished{
       call_id, rt.config.name,
       pc.call.attempts_before + static_cast<uint32_t>(pc.attempts.size() - 1),
-      f ? std::optional{f->cls} : std::nullopt, status, latency});
+      f ? std::optional{f->cls} : std::nullopt, status, latency,
+      pc.call.metadata});
   pc.probe.consume(); // the breaker hears the verdict below
   if (resp) {
     rt.breaker.on_success(now, health_latency);
@@ -262,7 +263,8 @@ void start_attempt(self_ptr self, pending_call& pc) {
   pc.attempt_start = now;
   pc.content = false;
   pc.cut.reset();
-  st.core->emit(attempt_started{pc.call.call_id, rt.config.name, n, timeout});
+  st.core->emit(attempt_started{pc.call.call_id, rt.config.name, n, timeout,
+                                pc.call.metadata});
   if (!pc.call.stream) {
     job.timeouts.total = timeout;
     pc.job = st.core->client->submit(

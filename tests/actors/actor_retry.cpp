@@ -177,6 +177,32 @@ CAF_TEST(the provider hands the verdict to the router and records it) {
                   "-> fall_back (hint_too_long)");
 }
 
+CAF_TEST(every event of a call carries its metadata) {
+  start(config(R"("backoff": {"base_ms": 100, "jitter": "none"},
+                  "retry": {"max_retries": {"server_error": 1}})"));
+  auto call = make_call(5, 10s, "r");
+  call.metadata = std::make_shared<const std::map<std::string, std::string>>(
+      std::map<std::string, std::string>{{"request_id", "req-1"}});
+  auto meta = call.metadata;
+  auto results = send_call("a", std::move(call));
+  answer(client->job(0).id, server_error_response());
+  CAF_CHECK_EQUAL(advance(100ms), 1u);
+  answer(client->job(1).id, ok_response());
+  CAF_REQUIRE_EQUAL(results->size(), 1u);
+  auto started = events->of<attempt_started>();
+  auto finished = events->of<attempt_finished>();
+  auto retries = events->of<retry_scheduled>();
+  CAF_REQUIRE_EQUAL(started.size(), 2u);
+  CAF_REQUIRE_EQUAL(finished.size(), 2u);
+  CAF_REQUIRE_EQUAL(retries.size(), 1u);
+  for (auto& ev : started)
+    CAF_CHECK(ev.metadata == meta);
+  for (auto& ev : finished)
+    CAF_CHECK(ev.metadata == meta);
+  CAF_CHECK(retries[0].metadata == meta);
+  CAF_CHECK_EQUAL(retries[0].metadata->at("request_id"), "req-1");
+}
+
 CAF_TEST(an exhausted retry budget stops retries and the call falls back) {
   // The budget grants ratio * requests + 0.1/s * 10 s = 1 retry per window.
   start(config(R"("backoff": {"base_ms": 100, "jitter": "none"},
