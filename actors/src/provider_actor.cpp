@@ -94,22 +94,53 @@ void on_call(self_ptr self, deployment_call& call) {
   admit(self, std::move(call), std::move(probe));
 }
 
-void on_cancel(self_ptr self, uint64_t call_id, engine_code) {
+/// What an attempt cut by `why` says in its record.
+const char* cut_reason(engine_code why) {
+  switch (why) {
+    case engine_code::deadline_exceeded:
+      return "cut by the deadline";
+    case engine_code::shutdown:
+      return "cut by the engine's shutdown";
+    default:
+      return "cut: the caller cancelled";
+  }
+}
+
+/// Ends call `call_id` at once for `why` (cancelled, shutdown,
+/// deadline_exceeded) and answers with every attempt made here, the one
+/// still running recorded as cut.
+void on_cancel(self_ptr self, uint64_t call_id, engine_code why) {
   auto& st = self->state;
+  auto now = self->clock().now();
+  auto f = make_failure(why, cut_reason(why));
   auto q = std::find_if(st.queue.begin(), st.queue.end(),
                         [&](auto& x) { return x.call.call_id == call_id; });
   if (q != st.queue.end()) {
-    reply(self, q->call,
-          rejection(make_failure(engine_code::cancelled, "cancelled"),
-                    self->clock().now()));
+    reply(self, q->call, rejection(std::move(f), now));
     st.queue.erase(q);
     return;
   }
   auto i = st.calls.find(call_id);
   if (i == st.calls.end())
     return;
-  i->second.last = make_failure(engine_code::cancelled, "cancelled");
-  i->second.verdict = {retry_action::give_up, retry_reason::caller_cancelled};
+  auto& pc = i->second;
+  if (pc.key != 0) {
+    auto& rt = *st.rt;
+    attempt_record rec;
+    rec.deployment = rt.config.name;
+    rec.provider = rt.config.provider;
+    rec.model = rt.config.ep.model;
+    rec.cls = why == engine_code::deadline_exceeded ? error_class::timeout
+                                                    : error_class::cancelled;
+    rec.status = 0;
+    rec.latency = now - pc.attempt_start;
+    rec.reason = cut_reason(why);
+    pc.attempts.push_back(std::move(rec));
+  }
+  pc.last = std::move(f);
+  pc.verdict = {retry_action::give_up, why == engine_code::deadline_exceeded
+                                           ? retry_reason::deadline_passed
+                                           : retry_reason::caller_cancelled};
   finish(self, call_id);
 }
 
