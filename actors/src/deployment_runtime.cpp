@@ -18,6 +18,8 @@ bool deployment_runtime::unavailable(time_point now) const noexcept {
 }
 
 time_point deployment_runtime::available_at(time_point now) const noexcept {
+  if (board.disabled.load(std::memory_order_relaxed))
+    return time_point::max();
   auto down = board.down_until_ns.load(std::memory_order_relaxed);
   if (down != 0 && from_ns(down) > now)
     return from_ns(down);
@@ -45,6 +47,11 @@ void deployment_runtime::publish_breaker(time_point now) noexcept {
 void deployment_runtime::mark_down(time_point until, failure why) noexcept {
   down_reason = std::move(why);
   board.down_until_ns.store(to_ns(until), std::memory_order_relaxed);
+}
+
+void deployment_runtime::clear_down() noexcept {
+  down_reason = failure{};
+  board.down_until_ns.store(0, std::memory_order_relaxed);
 }
 
 std::optional<timespan>

@@ -33,6 +33,8 @@ struct deployment_board {
   std::atomic<int64_t> down_until_ns{0};
   std::atomic<uint32_t> in_flight{0};
   std::atomic<int64_t> latency_ewma_ns{0};
+  /// Taken out of every route by an operator until `enable` or `reset`.
+  std::atomic<bool> disabled{false};
 };
 
 /// What a deployment keeps per route that targets it, because the route's
@@ -122,6 +124,9 @@ struct deployment_runtime {
 
   /// Marks the deployment down until `until` for `why`.
   void mark_down(time_point until, failure why) noexcept;
+
+  /// Clears a marked-down state.
+  void clear_down() noexcept;
 };
 
 /// What routers may read of a deployment: its configuration, what it

@@ -58,6 +58,13 @@ void on_call(self_ptr self, deployment_call& call) {
     reply(self, call, rejection(std::move(f), from_ns(down)));
     return;
   }
+  if (rt.board.disabled.load(std::memory_order_relaxed)) {
+    reply(self, call,
+          rejection(
+              make_failure(engine_code::marked_down, "disabled by an operator"),
+              time_point::max()));
+    return;
+  }
   if (probing(rt) || !rt.breaker.allow(now)) {
     emit_transition(self, now);
     reply(self, call,
@@ -153,6 +160,7 @@ deployment_status on_status(self_ptr self) {
   out.provider = rt.config.provider;
   out.model = rt.config.ep.model;
   out.breaker = rt.breaker.state();
+  out.disabled = rt.board.disabled.load(std::memory_order_relaxed);
   out.in_flight = static_cast<uint32_t>(st.calls.size());
   out.queued = static_cast<uint32_t>(st.queue.size());
   out.calls = rt.calls;
@@ -164,8 +172,46 @@ deployment_status on_status(self_ptr self) {
   return out;
 }
 
-void on_control(self_ptr, deployment_command) {
-  // not handled yet
+/// Reports that an operator took the deployment out of its routes (or put
+/// it back), as a breaker change to or from "disabled".
+void emit_disabled(self_ptr self, bool disabled) {
+  auto& st = self->state;
+  breaker_changed ev;
+  ev.deployment = st.rt->config.name;
+  auto state = std::string{to_string(st.rt->breaker.state())};
+  ev.from = disabled ? state : "disabled";
+  ev.to = disabled ? "disabled" : state;
+  st.core->emit(std::move(ev));
+}
+
+/// Applies an operator's command and publishes the result on the board.
+void on_control(self_ptr self, deployment_command cmd) {
+  auto& st = self->state;
+  auto& rt = *st.rt;
+  auto now = self->clock().now();
+  switch (cmd) {
+    case deployment_command::force_open:
+      rt.breaker.force_open(now);
+      break;
+    case deployment_command::force_closed:
+      rt.breaker.force_closed(now);
+      break;
+    case deployment_command::disable:
+      if (!rt.board.disabled.exchange(true, std::memory_order_relaxed))
+        emit_disabled(self, true);
+      return;
+    case deployment_command::enable:
+      if (rt.board.disabled.exchange(false, std::memory_order_relaxed))
+        emit_disabled(self, false);
+      return;
+    case deployment_command::reset:
+      rt.breaker.reset(now);
+      rt.clear_down();
+      if (rt.board.disabled.exchange(false, std::memory_order_relaxed))
+        emit_disabled(self, false);
+      break;
+  }
+  emit_transition(self, now);
 }
 
 [[noreturn]] void on_crash() {
