@@ -62,4 +62,25 @@ deployment_view::hedge_delay(const route_config* route) const noexcept {
   return from_ns(ns) - time_point{};
 }
 
+deployment_status deployment_view::status(time_point now) const {
+  const auto& b = rt_->board;
+  auto relaxed = std::memory_order_relaxed;
+  deployment_status out;
+  out.name = rt_->config.name;
+  out.provider = rt_->config.provider;
+  out.model = rt_->config.ep.model;
+  out.breaker = static_cast<breaker_state>(b.breaker.load(relaxed));
+  out.disabled = b.disabled.load(relaxed);
+  out.in_flight = b.in_flight.load(relaxed);
+  out.queued = b.queued.load(relaxed);
+  out.calls = b.calls.load(relaxed);
+  out.failures = b.failures.load(relaxed);
+  out.recent_error_rate = b.error_rate.load(relaxed);
+  out.latency_ewma = from_ns(b.latency_ewma_ns.load(relaxed)) - time_point{};
+  out.restarts = b.restarts.load(relaxed);
+  auto down = b.down_until_ns.load(relaxed);
+  out.marked_down = down != 0 && from_ns(down) > now;
+  return out;
+}
+
 } // namespace switchyard

@@ -35,6 +35,18 @@ struct deployment_board {
   std::atomic<int64_t> latency_ewma_ns{0};
   /// Taken out of every route by an operator until `enable` or `reset`.
   std::atomic<bool> disabled{false};
+
+  // -- the status snapshot (`deployment_view::status`) ------------------------
+
+  /// Attempts concluded and how many failed.
+  std::atomic<uint64_t> calls{0};
+  std::atomic<uint64_t> failures{0};
+  /// Exponentially weighted share of failed attempts (0..1).
+  std::atomic<double> error_rate{0};
+  /// Calls waiting for an in-flight slot.
+  std::atomic<uint32_t> queued{0};
+  /// Restarts of the provider actor so far.
+  std::atomic<uint32_t> restarts{0};
 };
 
 /// What a deployment keeps per route that targets it, because the route's
@@ -115,11 +127,20 @@ struct deployment_runtime {
   /// Publishes the breaker's state to the board.
   void publish_breaker(time_point now) noexcept;
 
-  /// Counts one attempt's outcome.
+  /// Counts one attempt's outcome (and publishes the counts).
   void record_outcome(bool failed) noexcept {
     ++calls;
     failures += failed ? 1 : 0;
     error_rate = 0.9 * error_rate + (failed ? 0.1 : 0.0);
+    board.calls.store(calls, std::memory_order_relaxed);
+    board.failures.store(failures, std::memory_order_relaxed);
+    board.error_rate.store(error_rate, std::memory_order_relaxed);
+  }
+
+  /// Counts one restart of the provider actor (and publishes it).
+  void record_restart() noexcept {
+    ++restarts;
+    board.restarts.store(restarts, std::memory_order_relaxed);
   }
 
   /// Marks the deployment down until `until` for `why`.
@@ -159,6 +180,10 @@ public:
   time_point available_at(time_point now) const noexcept {
     return rt_->available_at(now);
   }
+
+  /// The deployment's health at `now`, read from the board (never asks the
+  /// provider actor).
+  deployment_status status(time_point now) const;
 
 private:
   const deployment_runtime* rt_;

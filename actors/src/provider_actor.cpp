@@ -96,6 +96,8 @@ void on_call(self_ptr self, deployment_call& call) {
       return;
     }
     st.queue.push_back({std::move(call), std::move(probe)});
+    rt.board.queued.store(static_cast<uint32_t>(st.queue.size()),
+                          std::memory_order_relaxed);
     return;
   }
   admit(self, std::move(call), std::move(probe));
@@ -125,6 +127,8 @@ void on_cancel(self_ptr self, uint64_t call_id, engine_code why) {
   if (q != st.queue.end()) {
     reply(self, q->call, rejection(std::move(f), now));
     st.queue.erase(q);
+    st.rt->board.queued.store(static_cast<uint32_t>(st.queue.size()),
+                              std::memory_order_relaxed);
     return;
   }
   auto i = st.calls.find(call_id);
@@ -282,6 +286,8 @@ void finish(self_ptr self, uint64_t call_id,
   while (!st.queue.empty() && (cap == 0 || st.calls.size() < cap)) {
     auto q = std::move(st.queue.front());
     st.queue.pop_front();
+    st.rt->board.queued.store(static_cast<uint32_t>(st.queue.size()),
+                              std::memory_order_relaxed);
     if (q.call.deadline <= now) {
       q.probe.release();
       reply(self, q.call,

@@ -122,4 +122,39 @@ CAF_TEST(reset closes an open breaker and clears marked down and disabled) {
   CAF_CHECK_EQUAL(client->job_count("model-a"), jobs + 1);
 }
 
+CAF_TEST(the board holds the status snapshot without asking the actor) {
+  start(R"({
+    "providers": {"pa": {"kind": "openai_chat", "base_url": "http://a.test"}},
+    "deployments": {"a": {"provider": "pa", "model": "model-a",
+                          "limits": {"max_in_flight": 1, "max_queue": 4}}},
+    "routes": {"r": {"targets": ["a"],
+                     "retry": {"max_retries": {"server_error": 0}}}}
+  })");
+  auto view = core->view(index_of("a"));
+  auto first = call();
+  advance(40ms);
+  answer(client->job(0).id, server_error_response());
+  CAF_REQUIRE(done(first));
+  call();
+  call();
+  call();
+  auto st = view.status(now());
+  CAF_CHECK_EQUAL(st.name, "a");
+  CAF_CHECK_EQUAL(st.model, "model-a");
+  CAF_CHECK_EQUAL(st.calls, 1u);
+  CAF_CHECK_EQUAL(st.failures, 1u);
+  CAF_CHECK_EQUAL(st.recent_error_rate, 0.1);
+  CAF_CHECK_EQUAL(st.in_flight, 1u);
+  CAF_CHECK_EQUAL(st.queued, 2u);
+  CAF_CHECK_EQUAL(st.restarts, 0u);
+  advance(30ms);
+  answer(client->job(1).id, ok_response());
+  st = view.status(now());
+  CAF_CHECK_EQUAL(st.calls, 2u);
+  CAF_CHECK_EQUAL(st.queued, 1u);
+  CAF_CHECK_EQUAL(st.latency_ewma, timespan{30ms});
+  crash("a");
+  CAF_CHECK_EQUAL(view.status(now()).restarts, 1u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
