@@ -222,6 +222,21 @@ void on_control(self_ptr self, deployment_command cmd) {
   throw std::runtime_error("crash requested");
 }
 
+/// Turns an exception that escapes a handler into the actor's exit reason,
+/// which the supervisor reports in `provider_restarted::reason` (CAF's
+/// default handler would print it to the host's stdout).
+caf::error on_exception(std::exception_ptr& eptr) {
+  try {
+    std::rethrow_exception(eptr);
+  } catch (const std::exception& e) {
+    return caf::make_error(caf::sec::runtime_error,
+                           std::string{"unhandled exception: "} + e.what());
+  } catch (...) {
+    return caf::make_error(caf::sec::runtime_error,
+                           "unhandled exception of unknown type");
+  }
+}
+
 } // namespace
 
 deployment_result rejection(failure f, time_point retry_at) {
@@ -332,6 +347,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
   using namespace provider_steps;
   self->state.rt = core->deployments.at(index);
   self->state.core = std::move(core);
+  self->set_exception_handler(on_exception);
   // A restarted actor takes over the probing of a breaker left open.
   if (probing(*self->state.rt))
     schedule_probe(self, self->clock().now());

@@ -3,6 +3,8 @@
 #include "support_fixture.hpp"
 
 #include <algorithm>
+#include <iostream>
+#include <sstream>
 
 using namespace switchyard;
 using namespace switchyard::test;
@@ -157,6 +159,20 @@ CAF_TEST(a crash during a backoff wait does not lose the call) {
   auto jobs = client->job_count();
   advance(1s);
   CAF_CHECK_EQUAL(client->job_count(), jobs);
+}
+
+CAF_TEST(an escaping exception is reported as an event not on stdout) {
+  std::ostringstream captured;
+  auto* old = std::cout.rdbuf(captured.rdbuf());
+  crash("a");
+  std::cout.rdbuf(old);
+  CAF_CHECK_EQUAL(captured.str(), "");
+  auto restarts = events->of<provider_restarted>();
+  CAF_REQUIRE_EQUAL(restarts.size(), 1u);
+  CAF_CHECK_EQUAL(restarts[0].deployment, "a");
+  CAF_CHECK_NOT_EQUAL(
+      restarts[0].reason.find("unhandled exception: crash requested"),
+      std::string::npos);
 }
 
 CAF_TEST(a restarted provider keeps its open breaker) {
