@@ -49,6 +49,11 @@ void deployment_runtime::mark_down(time_point until, failure why) noexcept {
   board.down_until_ns.store(to_ns(until), std::memory_order_relaxed);
 }
 
+bool deployment_runtime::take_adopted(uint64_t id, uint32_t dispatch) {
+  std::lock_guard guard{handover_mtx};
+  return adopted.erase({id, dispatch}) != 0;
+}
+
 void deployment_runtime::clear_down() noexcept {
   down_reason = failure{};
   board.down_until_ns.store(0, std::memory_order_relaxed);

@@ -17,8 +17,11 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <unordered_map>
+#include <utility>
 
 namespace switchyard {
 
@@ -72,6 +75,10 @@ struct route_slot {
   /// The hedge delay the recent latencies suggest (0 = unknown yet).
   std::atomic<int64_t> hedge_delay_ns{0};
 };
+
+/// The calls a crashed provider actor leaves to its successor (defined with
+/// the provider's state).
+struct provider_handover;
 
 /// A deployment's state that outlives its provider actor: policies and
 /// counters survive a restart.
@@ -142,6 +149,24 @@ struct deployment_runtime {
     ++restarts;
     board.restarts.store(restarts, std::memory_order_relaxed);
   }
+
+  /// Returns true (once) when dispatch `dispatch` of call `id` was adopted
+  /// by the successor of the crashed provider actor it went to: its router
+  /// must not fail it over when that actor's down message arrives (the
+  /// result comes from the successor). Thread-safe.
+  bool take_adopted(uint64_t id, uint32_t dispatch);
+
+  // -- calls handed from a crashed provider actor to its successor -----------
+
+  /// Guards `handover` and `adopted`.
+  std::mutex handover_mtx;
+  /// Calls whose transfers were running when the provider actor crashed;
+  /// filled by the dying actor's state destructor (before its down message
+  /// goes out), taken by the successor when it starts.
+  std::shared_ptr<provider_handover> handover;
+  /// (call id, dispatch) of every call in `handover`, until its router saw
+  /// the down message (`take_adopted`).
+  std::set<std::pair<uint64_t, uint32_t>> adopted;
 
   /// Marks the deployment down until `until` for `why`.
   void mark_down(time_point until, failure why) noexcept;

@@ -1,5 +1,6 @@
 #include "provider_actor.hpp"
 
+#include "provider_sinks.hpp"
 #include "provider_steps.hpp"
 
 #include <algorithm>
@@ -329,7 +330,16 @@ provider_state::~provider_state() {
   // Probe tickets give their slots back as the calls go.
   if (probe_key != 0 && core && core->client)
     core->client->cancel(probe_job);
+  // After a crash, the transfers still running belong to their calls: the
+  // successor adopts those calls and the results reach them without a
+  // second request. Everything else fails over at once.
+  bool hand_over = crashed && core && core->client && rt;
+  std::vector<pending_call> orphans;
   for (auto& [id, pc] : calls) {
+    if (hand_over && pc.key != 0 && pc.sink) {
+      orphans.push_back(std::move(pc)); // still in flight on the board
+      continue;
+    }
     if (pc.key != 0 && core && core->client)
       core->client->cancel(pc.job);
     if (rt)
@@ -339,7 +349,47 @@ provider_state::~provider_state() {
   }
   for (auto& q : queue)
     reply(nullptr, q.call, rejection(gone, time_point{}));
+  if (orphans.empty())
+    return;
+  // Before the down message goes out (CAF destroys the state first), so
+  // that routers see the dispatches as adopted.
+  std::lock_guard guard{rt->handover_mtx};
+  if (!rt->handover)
+    rt->handover = std::make_shared<provider_handover>();
+  for (auto& pc : orphans) {
+    rt->adopted.emplace(pc.call.call_id, pc.call.dispatch);
+    rt->handover->calls.push_back(std::move(pc));
+  }
 }
+
+namespace {
+
+/// Takes over the calls a crashed predecessor left (see
+/// `provider_handover`) and looks for results that arrived meanwhile.
+void adopt_orphans(provider_steps::self_ptr self) {
+  auto& st = self->state;
+  // Registered first: a transfer ending from now on tells this actor.
+  st.core->directory.set(st.rt->index, caf::actor_cast<provider_actor>(self));
+  std::shared_ptr<provider_handover> handover;
+  {
+    std::lock_guard guard{st.rt->handover_mtx};
+    handover = std::move(st.rt->handover);
+  }
+  if (!handover)
+    return;
+  for (auto& pc : handover->calls) {
+    auto key = pc.key;
+    auto id = pc.call.call_id;
+    st.keys.emplace(key, id);
+    st.calls.emplace(id, std::move(pc));
+    // The result may wait in the sink already (its message died with the
+    // predecessor).
+    self->send(caf::actor_cast<provider_actor>(self), transfer_atom::value,
+               key);
+  }
+}
+
+} // namespace
 
 provider_actor::behavior_type
 provider(provider_actor::stateful_pointer<provider_state> self,
@@ -347,7 +397,11 @@ provider(provider_actor::stateful_pointer<provider_state> self,
   using namespace provider_steps;
   self->state.rt = core->deployments.at(index);
   self->state.core = std::move(core);
-  self->set_exception_handler(on_exception);
+  self->set_exception_handler([self](std::exception_ptr& eptr) {
+    self->state.crashed = true;
+    return on_exception(eptr);
+  });
+  adopt_orphans(self);
   // A restarted actor takes over the probing of a breaker left open.
   if (probing(*self->state.rt))
     schedule_probe(self, self->clock().now());
@@ -361,6 +415,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
       [self](transfer_atom, uint64_t key, transfer_result& tr) {
         on_transfer(self, key, tr);
       },
+      [self](transfer_atom, uint64_t key) { on_transfer_ready(self, key); },
       [self](transfer_atom, uint64_t key, stream_verdict& v) {
         on_stream_verdict(self, key, v);
       },

@@ -14,6 +14,8 @@
 
 namespace switchyard {
 
+class provider_sink;
+
 /// State of a PROVIDER actor. Policies live in the deployment runtime so that
 /// they survive a restart; this holds only the calls in flight.
 struct provider_state {
@@ -45,6 +47,8 @@ struct provider_state {
     /// Attempt key of the transfer in flight (0 while waiting to retry).
     uint64_t key = 0;
     uint64_t job = 0;
+    /// Plain calls: where the transfer in flight leaves its result.
+    std::shared_ptr<provider_sink> sink;
     /// Generation of the retry timer; a stale timer carries an old one.
     uint64_t generation = 0;
     time_point attempt_start{};
@@ -81,12 +85,24 @@ struct provider_state {
   uint64_t probe_job = 0;
   time_point probe_start{};
   probe_ticket probe_slot;
+  std::shared_ptr<provider_sink> probe_sink;
+  /// An exception escaped a handler: the calls whose transfers run go to
+  /// the successor instead of failing over.
+  bool crashed = false;
 
   /// Answers every call still here (the actor is stopping or crashed), so
-  /// that callers fail over at once, and frees their transfers. (Calls whose
-  /// messages die unread in the mailbox are failed over by the routers,
-  /// which monitor this actor.)
+  /// that callers fail over at once, and frees their transfers; after a
+  /// crash, calls whose plain transfers run are handed to the successor
+  /// instead (see `provider_handover`). (Calls whose messages die unread in
+  /// the mailbox are failed over by the routers, which monitor this actor.)
   ~provider_state();
+};
+
+/// What a crashed provider actor leaves to its successor: its calls whose
+/// plain transfers were still running (keys kept; their sinks hold or will
+/// hold the results).
+struct provider_handover {
+  std::vector<provider_state::pending_call> calls;
 };
 
 /// Spawns the provider behaviour for deployment `index` of `core`.

@@ -267,8 +267,9 @@ void start_attempt(self_ptr self, pending_call& pc) {
                                 pc.call.metadata});
   if (!pc.call.stream) {
     job.timeouts.total = timeout;
-    pc.job = st.core->client->submit(
-        std::move(job), std::make_shared<provider_sink>(self->address(), key));
+    pc.sink
+        = std::make_shared<provider_sink>(st.core->directory, rt.index, key);
+    pc.job = st.core->client->submit(std::move(job), pc.sink);
     return;
   }
   // The transport cuts silence (idle) itself; the first-token and total
@@ -394,6 +395,23 @@ void on_retry_timer(self_ptr self, uint64_t call_id, uint64_t generation) {
   pc.probe = probe_if_half_open(st.rt->breaker);
   emit_transition(self, now);
   start_attempt(self, pc);
+}
+
+void on_transfer_ready(self_ptr self, uint64_t key) {
+  auto& st = self->state;
+  if (key != 0 && key == st.probe_key) {
+    if (auto tr = st.probe_sink ? st.probe_sink->take() : std::nullopt)
+      on_transfer(self, key, *tr);
+    return;
+  }
+  auto k = st.keys.find(key);
+  if (k == st.keys.end())
+    return; // cancelled, or taken already
+  auto& pc = st.calls.at(k->second);
+  if (!pc.sink)
+    return;
+  if (auto tr = pc.sink->take())
+    on_transfer(self, key, *tr);
 }
 
 } // namespace switchyard::provider_steps

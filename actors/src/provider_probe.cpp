@@ -44,9 +44,9 @@ void start_probe(self_ptr self, time_point now, probe_ticket slot) {
   st.probe_start = now;
   st.probe_slot = std::move(slot);
   st.core->emit(attempt_started{0, rt.config.name, 0, timeout, nullptr});
-  st.probe_job = st.core->client->submit(
-      std::move(job),
-      std::make_shared<provider_sink>(self->address(), st.probe_key));
+  st.probe_sink = std::make_shared<provider_sink>(st.core->directory, rt.index,
+                                                  st.probe_key);
+  st.probe_job = st.core->client->submit(std::move(job), st.probe_sink);
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include <caf/all.hpp>
@@ -17,8 +18,17 @@ void provider_sink::on_chunk(std::string_view) {
 }
 
 void provider_sink::on_complete(transfer_result result) {
-  if (auto hdl = caf::actor_cast<provider_actor>(addr_))
-    caf::anon_send(hdl, transfer_atom::value, key_, std::move(result));
+  {
+    std::lock_guard guard{mtx_};
+    result_ = std::move(result);
+  }
+  if (auto hdl = directory_->get(index_))
+    caf::anon_send(hdl, transfer_atom::value, key_);
+}
+
+std::optional<transfer_result> provider_sink::take() {
+  std::lock_guard guard{mtx_};
+  return std::exchange(result_, std::nullopt);
 }
 
 void stream_forwarder::on_head(int status, const header_list&) {

@@ -4,6 +4,7 @@
 // transfer ends (and, for streams, its chunks) and tell the provider actor by
 // message. They run on the transport thread and never touch actor state.
 
+#include "engine_core.hpp"
 #include "stream_channel.hpp"
 #include "switchyard/actors.hpp"
 #include "switchyard/adapter.hpp"
@@ -11,18 +12,24 @@
 #include "switchyard/transport.hpp"
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string_view>
 
 #include <caf/actor_addr.hpp>
 
 namespace switchyard {
 
-/// Forwards a plain transfer's end to the provider actor that started it.
-/// Holds only the actor's address: a dead actor simply gets nothing.
+/// Keeps a plain transfer's result and tells the deployment's CURRENT
+/// provider actor (looked up in the directory when the transfer ends) that
+/// it is ready. The result stays here until an actor takes it: a transfer
+/// belongs to its call, not to the actor that started it, so an actor that
+/// dies with the message unread leaves the result to its successor, which
+/// adopts the call (no second request).
 class provider_sink final : public transfer_sink {
 public:
-  provider_sink(caf::actor_addr addr, uint64_t key)
-      : addr_(std::move(addr)), key_(key) {
+  provider_sink(const provider_directory& directory, size_t index, uint64_t key)
+      : directory_(&directory), index_(index), key_(key) {
     // nop
   }
 
@@ -32,9 +39,16 @@ public:
 
   void on_complete(transfer_result result) override;
 
+  /// Takes the result once it is there (once).
+  std::optional<transfer_result> take();
+
 private:
-  caf::actor_addr addr_;
+  /// Owned by the engine core, which outlives the transport.
+  const provider_directory* directory_;
+  size_t index_;
   uint64_t key_;
+  std::mutex mtx_;
+  std::optional<transfer_result> result_;
 };
 
 /// Decodes a streamed transfer on the transport thread and hands its events

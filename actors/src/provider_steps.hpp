@@ -42,6 +42,9 @@ void start_attempt(self_ptr self, pending_call& pc);
 /// A plain transfer ended.
 void on_transfer(self_ptr self, uint64_t key, transfer_result& tr);
 
+/// A plain transfer ended; its result waits in the attempt's sink.
+void on_transfer_ready(self_ptr self, uint64_t key);
+
 /// A streamed transfer ended.
 void on_stream_verdict(self_ptr self, uint64_t key, stream_verdict& v);
 

@@ -488,8 +488,9 @@ void on_provider_down(self_ptr self, const caf::down_msg& dm) {
   std::vector<std::pair<uint64_t, uint32_t>> lost;
   for (auto& [id, c] : st.calls)
     for (auto& r : c.running)
-      if (r.actor == dm.source)
-        lost.emplace_back(id, r.dispatch);
+      if (r.actor == dm.source
+          && !st.core->deployments[r.deployment]->take_adopted(id, r.dispatch))
+        lost.emplace_back(id, r.dispatch); // else the successor answers
   for (auto [id, dispatch] : lost)
     with_call(self, id, [&, dispatch = dispatch](routed_call& c) {
       deployment_result r;
