@@ -1,7 +1,7 @@
 #include "switchyard/engine.hpp"
 
+#include "engine_core.hpp"
 #include "router.hpp"
-#include "runtime.hpp"
 #include "supervisor.hpp"
 #include "switchyard/actors.hpp"
 #include "testing.hpp"
@@ -289,22 +289,8 @@ engine_status engine::status() const {
   engine_status out;
   out.calls_running = d.calls->running();
   out.deployments.reserve(core.deployments.size());
-  for (const auto& rt : core.deployments) {
-    const auto& board = rt->board;
-    deployment_status st;
-    st.name = rt->config.name;
-    st.provider = rt->config.provider;
-    st.model = rt->config.ep.model;
-    st.breaker = static_cast<breaker_state>(
-        board.breaker.load(std::memory_order_relaxed));
-    st.in_flight = board.in_flight.load(std::memory_order_relaxed);
-    st.latency_ewma
-        = from_ns(board.latency_ewma_ns.load(std::memory_order_relaxed))
-          - time_point{};
-    auto down = board.down_until_ns.load(std::memory_order_relaxed);
-    st.marked_down = down != 0 && from_ns(down) > now;
-    // TODO(H2 board): queued, calls, failures, recent_error_rate, restarts
-    // and disabled once the board publishes them as atomics.
+  for (size_t i = 0; i < core.deployments.size(); ++i) {
+    auto st = core.view(i).status(now);
     out.calls_queued += st.queued;
     out.deployments.push_back(std::move(st));
   }
@@ -312,9 +298,9 @@ engine_status engine::status() const {
     route_status rs;
     rs.name = name;
     for (auto dep : plan.targets)
-      rs.targets.push_back(core.deployments[dep]->config.name);
+      rs.targets.push_back(core.view(dep).config().name);
     if (auto dep = current_target(core, plan, now))
-      rs.current = core.deployments[*dep]->config.name;
+      rs.current = core.view(*dep).config().name;
     out.routes.push_back(std::move(rs));
   }
   return out;

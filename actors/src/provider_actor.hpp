@@ -1,6 +1,7 @@
 #pragma once
 
-#include "runtime.hpp"
+#include "engine_core.hpp"
+#include "probe_ticket.hpp"
 #include "switchyard/actors.hpp"
 #include "switchyard/policy/backoff.hpp"
 #include "timer_gate.hpp"
@@ -12,6 +13,8 @@
 #include <unordered_map>
 
 namespace switchyard {
+
+class provider_sink;
 
 /// State of a PROVIDER actor. Policies live in the deployment runtime so that
 /// they survive a restart; this holds only the calls in flight.
@@ -33,6 +36,8 @@ struct provider_state {
     /// when the call gives up).
     std::vector<attempt_record> attempts;
     failure last;
+    /// What `decide_retry` said after the last failure.
+    retry_verdict verdict;
     /// The call never reached the provider (its request cannot be built).
     bool rejected = false;
     /// Streamed calls: the last attempt produced content before it failed.
@@ -42,11 +47,13 @@ struct provider_state {
     /// Attempt key of the transfer in flight (0 while waiting to retry).
     uint64_t key = 0;
     uint64_t job = 0;
+    /// Plain calls: where the transfer in flight leaves its result.
+    std::shared_ptr<provider_sink> sink;
     /// Generation of the retry timer; a stale timer carries an old one.
     uint64_t generation = 0;
     time_point attempt_start{};
-    /// True while this call holds one of the breaker's half-open probes.
-    bool probe = false;
+    /// Held while this call is one of the breaker's half-open probes.
+    probe_ticket probe;
     /// Streamed calls: the attempt in flight produced its first content.
     bool content = false;
     time_point first_token_at{};
@@ -61,7 +68,7 @@ struct provider_state {
   /// A call waiting for an in-flight slot.
   struct queued_call {
     deployment_call call;
-    bool probe = false;
+    probe_ticket probe;
   };
 
   std::shared_ptr<engine_core> core;
@@ -77,12 +84,25 @@ struct provider_state {
   uint64_t probe_key = 0;
   uint64_t probe_job = 0;
   time_point probe_start{};
+  probe_ticket probe_slot;
+  std::shared_ptr<provider_sink> probe_sink;
+  /// An exception escaped a handler: the calls whose transfers run go to
+  /// the successor instead of failing over.
+  bool crashed = false;
 
   /// Answers every call still here (the actor is stopping or crashed), so
-  /// that callers fail over at once, and frees their transfers. (Calls whose
-  /// messages die unread in the mailbox are failed over by the routers,
-  /// which monitor this actor.)
+  /// that callers fail over at once, and frees their transfers; after a
+  /// crash, calls whose plain transfers run are handed to the successor
+  /// instead (see `provider_handover`). (Calls whose messages die unread in
+  /// the mailbox are failed over by the routers, which monitor this actor.)
   ~provider_state();
+};
+
+/// What a crashed provider actor leaves to its successor: its calls whose
+/// plain transfers were still running (keys kept; their sinks hold or will
+/// hold the results).
+struct provider_handover {
+  std::vector<provider_state::pending_call> calls;
 };
 
 /// Spawns the provider behaviour for deployment `index` of `core`.

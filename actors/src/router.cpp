@@ -162,7 +162,7 @@ void cancel_running(self_ptr self, routed_call& c, engine_code why) {
   for (auto& r : c.running) {
     self->send(core.directory.get(r.deployment), cancel_atom::value, c.id, why);
     if (r.hedge && core.events)
-      core.emit(hedge_event{c.id, core.deployments[r.deployment]->config.name,
+      core.emit(hedge_event{c.id, core.view(r.deployment).config().name,
                             hedge_phase::cancelled, c.metadata});
   }
 }
@@ -239,10 +239,10 @@ void on_deadline_timer(self_ptr self, time_point at) {
 void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
   auto& st = self->state;
   auto& core = *st.core;
-  auto& rt = *core.deployments[dep];
+  auto rt = core.view(dep);
   if (c.last_deployment && !hedge && core.events && c.last_failure)
     core.emit(fallback_taken{
-        c.id, core.deployments[*c.last_deployment]->config.name, rt.config.name,
+        c.id, core.view(*c.last_deployment).config().name, rt.config().name,
         std::string{to_string(c.last_failure->cls)}, c.metadata});
   auto hdl = core.directory.get(dep);
   if (st.watched[dep] != hdl.address()) {
@@ -266,26 +266,22 @@ void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
     call.channel = c.channel;
     call.stream_tag = ++c.stream_tag;
     c.stream_dep = dep;
-    auto partial = c.channel->begin(c.stream_tag, rt.config);
+    auto partial = c.channel->begin(c.stream_tag, rt.config());
     if (partial) {
       call.request = std::make_shared<const chat_request>(
-          make_continuation(*c.request, *partial, rt.config.continuation));
+          make_continuation(*c.request, *partial, rt.config().continuation));
       call.continuation = true;
     }
   }
   self->send(hdl, call_atom::value, std::move(call));
   const auto& hs = c.plan->config->policy.hedge;
-  auto& slot = rt.slot(c.plan->config.get());
-  // `may_hedge` reads only the slot's settings, which never change.
+  const auto* route = c.plan->config.get();
   if (!hedge && !c.pinned && !c.channel
-      && slot.latency_sample.may_hedge(
-          static_cast<uint32_t>(c.running.size()))) {
+      && rt.may_hedge(route, static_cast<uint32_t>(c.running.size()))) {
     auto delay = hs.delay;
-    if (hs.percentile) {
-      auto ns = slot.hedge_delay_ns.load(std::memory_order_relaxed);
-      if (ns > 0)
-        delay = from_ns(ns) - time_point{};
-    }
+    if (hs.percentile)
+      if (auto learned = rt.hedge_delay(route))
+        delay = *learned;
     self->delayed_send(caf::actor_cast<router_actor>(self), delay,
                        hedge_atom::value, c.id, ++c.hedge_generation);
   }
@@ -293,22 +289,26 @@ void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
 
 /// Records that `dep` cannot take calls now, without asking it.
 void skip(self_ptr self, routed_call& c, size_t dep, time_point now) {
-  auto& rt = *self->state.core->deployments[dep];
+  auto rt = self->state.core->view(dep);
   auto at = rt.available_at(now);
   c.soonest = std::min(c.soonest, at);
   attempt_record rec;
-  rec.deployment = rt.config.name;
-  rec.provider = rt.config.provider;
-  rec.model = rt.config.ep.model;
+  rec.deployment = rt.config().name;
+  rec.provider = rt.config().provider;
+  rec.model = rt.config().ep.model;
   rec.status = -1; // never sent
   rec.cls = error_class::overloaded;
-  rec.reason = rt.board.down_until_ns.load(std::memory_order_relaxed) != 0
-                   ? "skipped: marked down"
-                   : "skipped: circuit breaker open";
+  const auto& board = rt.board();
+  if (board.disabled.load(std::memory_order_relaxed))
+    rec.reason = "skipped: disabled by an operator";
+  else if (board.down_until_ns.load(std::memory_order_relaxed) != 0)
+    rec.reason = "skipped: marked down";
+  else
+    rec.reason = "skipped: circuit breaker open";
   c.trail.push_back(std::move(rec));
   if (!c.last_failure)
     c.last_failure = std::make_unique<failure>(make_failure(
-        engine_code::breaker_open, rt.config.name + " is unavailable"));
+        engine_code::breaker_open, rt.config().name + " is unavailable"));
 }
 
 /// Finds the next deployment that can take the call now, or nullopt.
@@ -316,7 +316,7 @@ std::optional<size_t> next_available(self_ptr self, routed_call& c) {
   auto now = self->clock().now();
   while (c.next < c.order.size()) {
     auto dep = c.order[c.next++];
-    if (!self->state.core->deployments[dep]->unavailable(now))
+    if (!self->state.core->view(dep).unavailable(now))
       return dep;
     skip(self, c, dep, now);
   }
@@ -375,19 +375,19 @@ void slow_consumer(self_ptr self, routed_call& c) {
 /// A streamed dispatch failed after its content reached the caller: applies
 /// the route's `stream_failover` policy. Returns false when the call ended.
 bool stream_broke(self_ptr self, routed_call& c, size_t dep, const failure& f) {
-  auto& rt = *self->state.core->deployments[dep];
+  auto rt = self->state.core->view(dep);
   auto mode = c.plan->config->policy.stream_failover_mode;
-  auto why = rt.config.name + " failed mid-stream: " + to_string(f);
+  auto why = rt.config().name + " failed mid-stream: " + to_string(f);
   if (f.cls == error_class::cancelled)
     return true; // ends as cancelled below
   if (mode == stream_failover::error) {
     auto g = f;
-    g.message = "stream from " + rt.config.name
+    g.message = "stream from " + rt.config().name
                 + " broke after content was delivered: " + f.message;
     fail(self, c, std::move(g));
     return false;
   }
-  c.channel->broke(mode, rt.config.name, why);
+  c.channel->broke(mode, rt.config().name, why);
   return true;
 }
 
@@ -417,12 +417,12 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
   if (c.finished)
     return;
   auto& core = *self->state.core;
-  auto& rt = *core.deployments[dep];
+  auto rt = core.view(dep);
   if (r.rejected && r.attempts.empty()) {
     attempt_record rec;
-    rec.deployment = rt.config.name;
-    rec.provider = rt.config.provider;
-    rec.model = rt.config.ep.model;
+    rec.deployment = rt.config().name;
+    rec.provider = rt.config().provider;
+    rec.model = rt.config().ep.model;
     rec.status = -1;
     rec.cls = r.failure.cls;
     rec.reason = "rejected: " + to_string(r.failure);
@@ -447,7 +447,7 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
   }
   // An empty continuation: the partial answer was complete. The caller still
   // hears that another provider finished it.
-  if (current && r.response && !c.channel->flush_notice(rt.config.name)) {
+  if (current && r.response && !c.channel->flush_notice(rt.config().name)) {
     slow_consumer(self, c);
     return;
   }
@@ -455,7 +455,7 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
     cancel_running(self, c, engine_code::cancelled);
     if (was_hedge && core.events)
       core.emit(
-          hedge_event{c.id, rt.config.name, hedge_phase::won, c.metadata});
+          hedge_event{c.id, rt.config().name, hedge_phase::won, c.metadata});
     auto resp = std::move(*r.response);
     resp.attempts = std::move(c.trail);
     finish(self, c, std::move(resp));
@@ -495,8 +495,6 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
         break;
     }
   }
-  if (!c.trail.empty() && reached)
-    c.trail.back().reason = "fallback after " + to_string(f);
   c.last_deployment = dep;
   c.last_failure = std::make_unique<failure>(std::move(f));
   if (!c.running.empty() || c.pending_resends > 0)
@@ -538,8 +536,9 @@ void on_provider_down(self_ptr self, const caf::down_msg& dm) {
   std::vector<std::pair<uint64_t, uint32_t>> lost;
   for (auto& [id, c] : st.calls)
     for (auto& r : c.running)
-      if (r.actor == dm.source)
-        lost.emplace_back(id, r.dispatch);
+      if (r.actor == dm.source
+          && !st.core->take_adopted(r.deployment, id, r.dispatch))
+        lost.emplace_back(id, r.dispatch); // else the successor answers
   for (auto [id, dispatch] : lost)
     with_call(self, id, [&, dispatch = dispatch](routed_call& c) {
       deployment_result r;
@@ -560,18 +559,18 @@ std::vector<size_t> plan_order(const engine_core& core, const route_plan& plan,
   std::array<candidate, 32> buf;
   auto n = std::min(idx.size(), buf.size());
   for (size_t i = 0; i < n; ++i) {
-    auto& rt = *core.deployments[idx[i]];
+    auto rt = core.view(idx[i]);
     auto& cand = buf[i];
     cand.index = static_cast<uint32_t>(i);
     cand.id = plan.target_ids[i];
     cand.weight = targets[i].weight;
     cand.priority = targets[i].priority;
-    cand.in_flight = rt.board.in_flight.load(std::memory_order_relaxed);
+    cand.in_flight = rt.board().in_flight.load(std::memory_order_relaxed);
     cand.latency
-        = from_ns(rt.board.latency_ewma_ns.load(std::memory_order_relaxed))
+        = from_ns(rt.board().latency_ewma_ns.load(std::memory_order_relaxed))
           - time_point{};
     cand.cost_per_token
-        = rt.config.cost_per_1k_input + rt.config.cost_per_1k_output;
+        = rt.config().cost_per_1k_input + rt.config().cost_per_1k_output;
     cand.healthy = !rt.unavailable(now);
   }
   splitmix_random rng{seed * 0x9e3779b97f4a7c15ULL + 1};
@@ -663,7 +662,7 @@ void start_call(self_ptr self, call_start& cs) {
 std::optional<size_t> current_target(const engine_core& core,
                                      const route_plan& plan, time_point now) {
   for (auto dep : plan_order(core, plan, 0, std::string{}, now))
-    if (!core.deployments[dep]->unavailable(now))
+    if (!core.view(dep).unavailable(now))
       return dep;
   return std::nullopt;
 }
@@ -739,7 +738,7 @@ router(router_actor::stateful_pointer<router_state> self,
           if (auto dep = next_available(self, c)) {
             auto& core = *self->state.core;
             if (core.events)
-              core.emit(hedge_event{c.id, core.deployments[*dep]->config.name,
+              core.emit(hedge_event{c.id, core.view(*dep).config().name,
                                     hedge_phase::fired, c.metadata});
             send_to(self, c, *dep, true);
           }

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "runtime.hpp"
+#include "engine_core.hpp"
 #include "stream_channel.hpp"
 #include "switchyard/actors.hpp"
 #include "switchyard/engine.hpp"

@@ -29,7 +29,7 @@ void on_down(self_ptr self, caf::down_msg& dm) {
       times.pop_front();
     times.push_back(now);
     auto& rt = *st.core->deployments[i];
-    ++rt.restarts;
+    rt.record_restart();
     provider_restarted ev;
     ev.deployment = rt.config.name;
     ev.reason = self->system().render(dm.reason);

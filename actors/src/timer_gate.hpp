@@ -1,6 +1,6 @@
 #pragma once
 
-#include "runtime.hpp"
+#include "engine_core.hpp"
 #include "switchyard/time.hpp"
 
 #include <algorithm>

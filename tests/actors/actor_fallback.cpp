@@ -95,8 +95,9 @@ CAF_TEST(context length errors go only to the context fallbacks) {
                   (std::vector<std::string>{"a", "c"}));
 }
 
-CAF_TEST(a 401 marks the deployment down and moves on without retrying) {
-  // Even with auth retries configured, a rejected key is never retried.
+CAF_TEST(a 401 is retried as often as the route says then marked down) {
+  // `retry.max_retries.auth: 1`: one retry on the same deployment, then it
+  // is marked down and the call moves on.
   start(R"({
     "providers": {
       "pa": {"kind": "openai_chat", "base_url": "http://a.test"},
@@ -107,17 +108,24 @@ CAF_TEST(a 401 marks the deployment down and moves on without retrying) {
       "b": {"provider": "pb", "model": "model-b"}
     },
     "routes": {"r": {"targets": ["a", "b"],
-                     "retry": {"max_retries": {"auth": 2}}}}
+                     "backoff": {"base_ms": 100, "jitter": "none"},
+                     "retry": {"max_retries": {"auth": 1}}}}
   })");
   auto id = call();
   answer(client->job(0).id, unauthorized_response());
-  CAF_CHECK_EQUAL(events->count<retry_scheduled>(), 0u);
+  CAF_CHECK_EQUAL(events->count<retry_scheduled>(), 1u);
+  CAF_CHECK(!status("a").marked_down);
+  CAF_CHECK_EQUAL(advance(100ms), 1u);
   CAF_REQUIRE_EQUAL(client->job_count(), 2u);
-  CAF_CHECK_EQUAL(client->job(1).model(), "model-b");
+  CAF_CHECK_EQUAL(client->job(1).model(), "model-a");
+  answer(client->job(1).id, unauthorized_response());
+  CAF_CHECK_EQUAL(events->count<retry_scheduled>(), 1u);
+  CAF_REQUIRE_EQUAL(client->job_count(), 3u);
+  CAF_CHECK_EQUAL(client->job(2).model(), "model-b");
   auto fallbacks = events->of<fallback_taken>();
   CAF_REQUIRE_EQUAL(fallbacks.size(), 1u);
   CAF_CHECK_EQUAL(fallbacks[0].reason, "auth");
-  answer(client->job(1).id, ok_response());
+  answer(client->job(2).id, ok_response());
   CAF_REQUIRE(done(id));
   CAF_CHECK(result(id).has_value());
   CAF_CHECK(status("a").marked_down);
@@ -125,15 +133,15 @@ CAF_TEST(a 401 marks the deployment down and moves on without retrying) {
   // Later calls skip `a` without asking it, even an hour later.
   advance(1h);
   auto next = call();
-  CAF_CHECK_EQUAL(client->job_count("model-a"), 1u);
-  CAF_REQUIRE_EQUAL(client->job_count(), 3u);
-  answer(client->job(2).id, ok_response());
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 2u);
+  CAF_REQUIRE_EQUAL(client->job_count(), 4u);
+  answer(client->job(3).id, ok_response());
   CAF_REQUIRE(done(next));
   CAF_CHECK(result(next).has_value());
   auto only_a = call(pinned("a"));
   CAF_REQUIRE(done(only_a));
   CAF_CHECK_EQUAL(failure_code(result(only_a)), "all_targets_unavailable");
-  CAF_CHECK_EQUAL(client->job_count("model-a"), 1u);
+  CAF_CHECK_EQUAL(client->job_count("model-a"), 2u);
 }
 
 CAF_TEST(when every target is open the call fails at once) {

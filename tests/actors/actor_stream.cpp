@@ -233,6 +233,23 @@ CAF_TEST(error policy ends a broken stream with an explicit error) {
   CAF_CHECK_EQUAL(err.attempts[0].usage->completion_tokens, 1);
 }
 
+CAF_TEST(an in - stream error after a 200 is recorded with status 200) {
+  with("error");
+  auto id = stream();
+  auto a = job_of("model-a");
+  client->job(0).sink->on_head(200, {});
+  chunk(a, sse_text("partial "));
+  chunk(a, "data: {\"error\":{\"message\":\"The server had an error\","
+           "\"type\":\"server_error\"}}\n\n");
+  CAF_REQUIRE(done(id));
+  const auto& evs = streamed(id);
+  CAF_REQUIRE_EQUAL(event_kinds(evs), (kinds{"start", "text", "error"}));
+  auto& err = nth<stream_error>(evs, 2);
+  CAF_REQUIRE_EQUAL(err.attempts.size(), 1u);
+  CAF_CHECK_EQUAL(err.attempts[0].status, 200);
+  CAF_CHECK(err.attempts[0].cls == error_class::server_error);
+}
+
 CAF_TEST(restart policy tells the caller to discard and starts over) {
   with("restart");
   auto id = stream();

@@ -50,6 +50,8 @@ actor_fixture::~actor_fixture() {
     caf::anon_send_exit(router, caf::exit_reason::user_shutdown);
   if (sup)
     caf::anon_send_exit(sup, caf::exit_reason::user_shutdown);
+  for (auto& c : collectors)
+    caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
   consume_messages();
 }
 
@@ -206,6 +208,26 @@ std::optional<deployment_result> actor_fixture::ask(const std::string& name,
   caf::anon_send_exit(collector, caf::exit_reason::user_shutdown);
   consume_messages();
   return std::move(*out);
+}
+
+actor_fixture::result_list actor_fixture::send_call(const std::string& name,
+                                                    deployment_call call) {
+  auto out = std::make_shared<std::vector<deployment_result>>();
+  auto collector = sys.spawn(
+      [](result_receiver::pointer,
+         result_list list) -> result_receiver::behavior_type {
+        return {
+            [list](result_atom, uint64_t, uint32_t, deployment_result& r) {
+              list->push_back(std::move(r));
+            },
+        };
+      },
+      out);
+  collectors.push_back(collector);
+  call.reply_to = collector;
+  caf::anon_send(provider(name), call_atom::value, std::move(call));
+  consume_messages();
+  return out;
 }
 
 deployment_call actor_fixture::make_call(uint64_t call_id, timespan deadline_in,

@@ -4,9 +4,9 @@
 // time), a fake upstream, a recording event sink, the supervisor with its
 // provider actors, and helpers to start calls and read their outcomes.
 
+#include "engine_core.hpp"
 #include "provider_actor.hpp"
 #include "router.hpp"
-#include "runtime.hpp"
 #include "supervisor.hpp"
 #include "support_fake_client.hpp"
 #include "switchyard/actors.hpp"
@@ -188,6 +188,14 @@ struct actor_fixture : ::test_coordinator_fixture<caf::actor_system_config> {
   std::optional<deployment_result> ask(const std::string& name,
                                        deployment_call call);
 
+  /// Results a stand-in router received, in order.
+  using result_list = std::shared_ptr<std::vector<deployment_result>>;
+
+  /// Sends `call` directly to the provider actor of `name` with a stand-in
+  /// router that records every result it gets, processes messages and
+  /// returns the record (which later answers extend).
+  result_list send_call(const std::string& name, deployment_call call);
+
   /// Builds a deployment call on route `route` (the default when empty) with
   /// `deadline_in` left.
   deployment_call make_call(uint64_t call_id, timespan deadline_in,
@@ -210,6 +218,8 @@ struct actor_fixture : ::test_coordinator_fixture<caf::actor_system_config> {
   std::shared_ptr<stream_map> streams = std::make_shared<stream_map>();
   std::shared_ptr<const chat_request> request;
   uint64_t next_call_id = 1;
+  /// The stand-in routers of `send_call`, stopped with the fixture.
+  std::vector<result_receiver> collectors;
 };
 
 } // namespace switchyard::test

@@ -1,49 +1,6 @@
-#include "runtime.hpp"
+#include "engine_core.hpp"
 
 namespace switchyard {
-
-deployment_runtime::deployment_runtime(size_t idx, const deployment_config& cfg,
-                                       const config_defaults& defaults,
-                                       uint64_t seed, time_point now)
-    : index(idx), config(cfg), codec(&adapter_for(cfg.ep.kind)),
-      breaker(cfg.breaker), limiter(cfg.limits.rate, now), rng(seed),
-      default_slot(defaults.route) {
-  // nop
-}
-
-bool deployment_runtime::unavailable(time_point now) const noexcept {
-  return available_at(now) > now;
-}
-
-time_point deployment_runtime::available_at(time_point now) const noexcept {
-  auto down = board.down_until_ns.load(std::memory_order_relaxed);
-  if (down != 0 && from_ns(down) > now)
-    return from_ns(down);
-  switch (static_cast<breaker_state>(
-      board.breaker.load(std::memory_order_relaxed))) {
-    case breaker_state::open: {
-      auto until = from_ns(board.open_until_ns.load(std::memory_order_relaxed));
-      return until > now ? until : now;
-    }
-    case breaker_state::forced_open:
-      return time_point::max();
-    default:
-      return now;
-  }
-}
-
-void deployment_runtime::publish_breaker(time_point now) noexcept {
-  auto st = breaker.state();
-  board.breaker.store(static_cast<uint8_t>(st), std::memory_order_relaxed);
-  if (st == breaker_state::open)
-    board.open_until_ns.store(to_ns(breaker.retry_at(now)),
-                              std::memory_order_relaxed);
-}
-
-void deployment_runtime::mark_down(time_point until, failure why) noexcept {
-  down_reason = std::move(why);
-  board.down_until_ns.store(to_ns(until), std::memory_order_relaxed);
-}
 
 engine_core::engine_core(engine_config cfg, std::shared_ptr<http_client> http,
                          std::shared_ptr<event_sink> sink, uint64_t seed,

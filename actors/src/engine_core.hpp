@@ -1,15 +1,13 @@
 #pragma once
 
+// Everything the actors of one engine share (engine_core): the deployments'
+// runtimes, the routes' plans, the directory of current provider actors and
+// the count of running calls.
+
+#include "deployment_runtime.hpp"
 #include "switchyard/actors.hpp"
-#include "switchyard/adapter.hpp"
 #include "switchyard/config.hpp"
 #include "switchyard/events.hpp"
-#include "switchyard/policy/circuit_breaker.hpp"
-#include "switchyard/policy/hedge.hpp"
-#include "switchyard/policy/load_balancer.hpp"
-#include "switchyard/policy/rate_limiter.hpp"
-#include "switchyard/policy/retry_budget.hpp"
-#include "switchyard/random.hpp"
 #include "switchyard/transport.hpp"
 
 #include <atomic>
@@ -19,104 +17,9 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 namespace switchyard {
-
-/// What a deployment publishes for routers on other threads: read without
-/// messaging, so that a dead provider costs microseconds.
-struct deployment_board {
-  /// `breaker_state` as an integer.
-  std::atomic<uint8_t> breaker{0};
-  /// While open: when it admits calls again (ns since the clock's epoch).
-  std::atomic<int64_t> open_until_ns{0};
-  /// Marked down until this time (ns since epoch); 0 = not down.
-  std::atomic<int64_t> down_until_ns{0};
-  std::atomic<uint32_t> in_flight{0};
-  std::atomic<int64_t> latency_ewma_ns{0};
-};
-
-/// What a deployment keeps per route that targets it, because the route's
-/// settings apply: its retry budget and the latency sample behind its
-/// percentile hedge delay. Owned by the provider actor except
-/// `hedge_delay_ns`, which routers read.
-struct route_slot {
-  explicit route_slot(const route_policy& policy)
-      : budget(policy.retry_budget), latency_sample(policy.hedge) {
-    // nop
-  }
-
-  retry_budget budget;
-  hedge_policy latency_sample;
-  /// The hedge delay the recent latencies suggest (0 = unknown yet).
-  std::atomic<int64_t> hedge_delay_ns{0};
-};
-
-/// A deployment's state that outlives its provider actor: policies and
-/// counters survive a restart.
-struct deployment_runtime {
-  deployment_runtime(size_t idx, const deployment_config& cfg,
-                     const config_defaults& defaults, uint64_t seed,
-                     time_point now);
-
-  size_t index;
-  deployment_config config;
-  const adapter* codec;
-  circuit_breaker breaker;
-  rate_limiter limiter;
-  ewma latency;
-  default_random_generator rng;
-  deployment_board board;
-  /// Why the deployment is marked down (auth, quota, restarts).
-  failure down_reason;
-  uint64_t calls = 0;
-  uint64_t failures = 0;
-  /// Exponentially weighted share of failed attempts (alpha 0.1).
-  double error_rate = 0;
-  uint32_t restarts = 0;
-  /// Source of attempt keys; shared across restarts so keys never repeat.
-  uint64_t next_key = 1;
-  /// Generation of the active-probe timer; a stale timer carries an old one.
-  uint64_t probe_generation = 0;
-
-  /// Per route that targets this deployment; fixed after construction, so
-  /// routers may look up slots from any thread.
-  std::unordered_map<const route_config*, std::unique_ptr<route_slot>>
-      route_slots;
-  /// For calls on a route the engine does not know (the defaults apply).
-  route_slot default_slot;
-
-  /// Returns the slot of `route` (the default slot for an unknown one).
-  route_slot& slot(const route_config* route) noexcept {
-    auto i = route_slots.find(route);
-    return i != route_slots.end() ? *i->second : default_slot;
-  }
-
-  const route_slot& slot(const route_config* route) const noexcept {
-    auto i = route_slots.find(route);
-    return i != route_slots.end() ? *i->second : default_slot;
-  }
-
-  /// Returns true when routers should not send calls here at `now`.
-  bool unavailable(time_point now) const noexcept;
-
-  /// Returns when the deployment takes calls again (now if it does).
-  time_point available_at(time_point now) const noexcept;
-
-  /// Publishes the breaker's state to the board.
-  void publish_breaker(time_point now) noexcept;
-
-  /// Counts one attempt's outcome.
-  void record_outcome(bool failed) noexcept {
-    ++calls;
-    failures += failed ? 1 : 0;
-    error_rate = 0.9 * error_rate + (failed ? 0.1 : 0.0);
-  }
-
-  /// Marks the deployment down until `until` for `why`.
-  void mark_down(time_point until, failure why) noexcept;
-};
 
 /// A route ready for dispatch: its config and target deployment indexes.
 struct route_plan {
@@ -188,6 +91,7 @@ private:
 
 /// Everything the actors of one engine share. Immutable after start except
 /// for the runtimes (each owned by its provider actor) and the directory.
+/// Routers read deployments only through `view`.
 struct engine_core {
   engine_core(engine_config cfg, std::shared_ptr<http_client> http,
               std::shared_ptr<event_sink> sink, uint64_t seed, time_point now);
@@ -211,6 +115,18 @@ struct engine_core {
   /// Calls started and not yet answered; shared with the engine, which
   /// counts calls started after its core is gone.
   std::shared_ptr<call_counter> calls = std::make_shared<call_counter>();
+
+  /// Returns what routers may read of deployment `index`.
+  deployment_view view(size_t index) const noexcept {
+    return deployment_view{*deployments[index]};
+  }
+
+  /// Takes the record that a dispatch (call `id`, `dispatch`) on deployment
+  /// `index` was handed to the successor of a crashed provider actor: true
+  /// when it was (the router then keeps waiting for its answer).
+  bool take_adopted(size_t index, uint64_t id, uint32_t dispatch) const {
+    return deployments[index]->take_adopted(id, dispatch);
+  }
 
   /// Returns the plan of `name` (the default route when empty), or nullptr.
   const route_plan* find_route(std::string_view name) const;
