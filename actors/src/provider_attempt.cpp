@@ -97,7 +97,7 @@ void after_failure(self_ptr self, pending_call& pc, failure f,
   ++pc.retries;
   ++pc.generation;
   st.core->emit(retry_scheduled{pc.call.call_id, rt.config.name, f.cls, v.delay,
-                                pc.call.metadata, v.delay_from_hint});
+                                v.delay_from_hint, pc.call.metadata});
   pc.last = std::move(f);
   self->delayed_send(caf::actor_cast<provider_actor>(self), v.delay,
                      retry_atom::value, pc.call.call_id, pc.generation);

@@ -556,7 +556,7 @@ std::vector<size_t> plan_order(const engine_core& core, const route_plan& plan,
                                time_point now) {
   const auto& targets = plan.config->targets;
   const auto& idx = plan.targets;
-  std::array<candidate, 32> buf;
+  std::array<candidate, max_route_targets> buf;
   auto n = std::min(idx.size(), buf.size());
   for (size_t i = 0; i < n; ++i) {
     auto rt = core.view(idx[i]);

@@ -7,7 +7,6 @@
 #include <switchyard/engine.hpp>
 #include <vector>
 
-#include <curl/curl.h>
 
 namespace {
 
@@ -33,14 +32,11 @@ int main(int argc, char** argv) {
     std::cerr << "usage: " << argv[0] << " CONFIG PROMPT [ROUTE]\n";
     return 2;
   }
-  // libcurl's global state is set up before any engine thread starts.
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   int rc = 0;
   {
     auto eng = switchyard::engine::from_file(argv[1]);
     if (!eng) {
       std::cerr << argv[1] << ": " << eng.error() << '\n';
-      curl_global_cleanup();
       return 2;
     }
     switchyard::chat_request req;
@@ -67,6 +63,5 @@ int main(int argc, char** argv) {
     }
     (*eng)->shutdown();
   }
-  curl_global_cleanup();
   return rc;
 }

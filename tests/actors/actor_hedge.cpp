@@ -156,9 +156,12 @@ CAF_TEST(a percentile hedge follows the latencies seen on its own route) {
     CAF_REQUIRE(done(id));
   }
   CAF_REQUIRE_EQUAL(client->job_count(), 4u);
-  // Route p now hedges at its median, before 500 ms.
+  // Route p now hedges at its median: 200 ms (nearest rank of 100, 200,
+  // 300 and 400 ms), not at its fixed 500 ms.
   auto hedged = call(p);
-  advance(450ms);
+  advance(199ms);
+  CAF_CHECK_EQUAL(client->job_count("model-b"), 0u);
+  advance(1ms);
   CAF_CHECK_EQUAL(client->job_count("model-b"), 1u);
   answer(client->last_job("model-a").id, ok_response());
   CAF_REQUIRE(done(hedged));

@@ -18,16 +18,16 @@ CAF_TEST(error class names round - trip) {
 }
 
 CAF_TEST(failures render with status code and message) {
-  failure f{error_class::rate_limited,
-            429,
-            "rate_limit_exceeded",
-            "slow down",
-            std::nullopt,
-            std::nullopt};
+  failure f;
+  f.cls = error_class::rate_limited;
+  f.status = 429;
+  f.code = "rate_limit_exceeded";
+  f.message = "slow down";
   CAF_CHECK_EQUAL(to_string(f),
                   "rate_limited (429 rate_limit_exceeded): slow down");
-  failure g{
-      error_class::connection, 0, "", "refused", std::nullopt, std::nullopt};
+  failure g;
+  g.cls = error_class::connection;
+  g.message = "refused";
   CAF_CHECK_EQUAL(to_string(g), "connection: refused");
 }
 

@@ -235,7 +235,9 @@ struct engine_options {
   std::shared_ptr<event_sink> events;
   /// Runs the HTTP jobs; null means a real transport from the config.
   std::shared_ptr<http_client> client;
-  /// Seed for jitter and weighted choices; 0 means random.
+  /// Seed of the deployments' generators (backoff jitter); 0 means random.
+  /// Random and weighted target choices are drawn per call from its id, so
+  /// they do not depend on it.
   uint64_t seed = 0;
 };
 

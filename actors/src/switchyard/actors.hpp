@@ -1,7 +1,9 @@
 #pragma once
 
-// Every actor interface of Switchyard and the message type-ID block, so the
-// whole protocol reads on one screen.
+// Every actor interface of Switchyard and its messages, so the whole protocol
+// reads on one screen. The messages are local only (never serialized), so
+// they are allowed as unsafe message types at the end instead of registered
+// in a type-ID block.
 
 #include "switchyard/config.hpp"
 #include "switchyard/engine.hpp"
