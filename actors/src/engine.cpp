@@ -313,8 +313,15 @@ bool engine::control(std::string_view deployment, deployment_command cmd) {
   auto i = d.core->deployment_index.find(deployment);
   if (i == d.core->deployment_index.end())
     return false;
-  caf::anon_send(d.core->directory.get(i->second), control_atom::value, cmd);
-  return true;
+  // Synchronous, so that what the caller reads next (status(), a call)
+  // already sees the command applied. The provider answers at once; the
+  // bound covers an actor that crashes meanwhile.
+  caf::scoped_actor self{*d.sys};
+  bool applied = false;
+  self->request(d.core->directory.get(i->second), std::chrono::seconds{5},
+                control_atom::value, cmd)
+      .receive([&](bool ok) { applied = ok; }, [&](caf::error&) {});
+  return applied;
 }
 
 void engine::shutdown(timespan drain) {

@@ -410,7 +410,10 @@ provider(provider_actor::stateful_pointer<provider_state> self,
       [self](cancel_atom, uint64_t id, engine_code why) {
         on_cancel(self, id, why);
       },
-      [self](control_atom, deployment_command cmd) { on_control(self, cmd); },
+      [self](control_atom, deployment_command cmd) {
+        on_control(self, cmd);
+        return true;
+      },
       [self](status_atom) { return on_status(self); },
       [self](transfer_atom, uint64_t key, transfer_result& tr) {
         on_transfer(self, key, tr);

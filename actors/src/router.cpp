@@ -481,6 +481,13 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
     // The deployment decided (`decide_retry`): a rejection never reached
     // the provider and always falls back.
     if (r.verdict.action != retry_action::fall_back) {
+      // An attempt whose timeout was the rest of the deadline: the call
+      // ended by its deadline, whatever the transfer called it.
+      if (r.verdict.reason == retry_reason::deadline_passed
+          && !r.failure.is(engine_code::deadline_exceeded)) {
+        deadline_passed(self, c);
+        return;
+      }
       fail(self, c, std::move(f));
       return;
     }

@@ -70,7 +70,7 @@ fake_provider(provider_actor::stateful_pointer<fake_provider_state> self,
         self->send(c->reply_to, result_atom::value, id, c->dispatch,
                    std::move(r));
       },
-      [](control_atom, deployment_command) {},
+      [](control_atom, deployment_command) { return true; },
       [](status_atom) { return deployment_status{}; },
       [](transfer_atom, uint64_t, transfer_result&) {},
       [](transfer_atom, uint64_t) {},

@@ -291,8 +291,10 @@ public:
   /// what the deployments publish: never waits on an engine thread.
   engine_status status() const;
 
-  /// Applies an operator command to a deployment. Returns false for an
-  /// unknown name (or after shutdown).
+  /// Applies an operator command to a deployment and returns once it is
+  /// applied (so the next `status()` or call sees it): it waits on the
+  /// calling thread, so it must not be called from an engine callback.
+  /// Returns false for an unknown name (or after shutdown).
   bool control(std::string_view deployment, deployment_command cmd);
 
   /// Stops taking calls, waits up to `drain` for running calls, cancels the

@@ -116,9 +116,9 @@ using provider_actor = caf::typed_actor<
     caf::reacts_to<caf::atom_constant<caf::atom("cancel")>, uint64_t,
                    engine_code>,
     // Applies an operator command (force open / closed, disable, enable,
-    // reset) to this deployment.
-    caf::reacts_to<caf::atom_constant<caf::atom("control")>,
-                   deployment_command>,
+    // reset) to this deployment; answers once it is applied and published.
+    caf::replies_to<caf::atom_constant<caf::atom("control")>,
+                    deployment_command>::with<bool>,
     // Reports health.
     caf::replies_to<caf::atom_constant<caf::atom("status")>>::with<
         deployment_status>,
