@@ -7,7 +7,6 @@
 #include <switchyard/engine.hpp>
 #include <vector>
 
-
 namespace {
 
 /// Prints one line per attempt: where it went and how it ended.
