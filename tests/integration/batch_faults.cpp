@@ -14,20 +14,22 @@ CAF_TEST(
   temp_dir dir;
   auto primary = start_mock({"--threads", "2"});
   auto secondary = start_mock();
-  // Every answer takes 10 ms, so 600 lines at 16 in flight take about 0.4 s
-  // of clean time and the run spans the phases below. Then: 10 % rate
-  // limited, 10 % server errors, 3 % hangs; an outage (every call 503) from
-  // 150 ms to 450 ms; faults again after it.
+  // Every answer (on both mocks) takes 30 ms, so 600 lines at 16 in flight
+  // take at least 1.1 s and the run spans the phases below, however late the
+  // batch starts after the scenario is loaded (later under ASan). Then: 10 %
+  // rate limited, 10 % server errors, 3 % hangs; an outage (every call 503)
+  // from 300 ms to 700 ms; faults again after it. The primary's breaker
+  // opens for only 100 ms, so the primary serves again after the outage.
   json faults = json::array({{{"fault", "rate_limit=0.05"}, {"p", 0.1}},
                              {{"fault", "server_error"}, {"p", 0.1}},
                              {{"fault", "hang"}, {"p", 0.03}}});
   load_scenario(primary,
-                {{"defaults", {{"latency", 10}}},
+                {{"defaults", {{"latency", 30}}},
                  {"rules",
                   {{{"kind", "openai_chat"},
                     {"timeline",
-                     {{{"for_ms", 150}, {"faults", faults}},
-                      {{"for_ms", 300},
+                     {{{"for_ms", 300}, {"faults", faults}},
+                      {{"for_ms", 400},
                        {"faults", {{{"fault", "overloaded"}, {"p", 1}}}}},
                       {{"faults", faults}}}}}}}});
   json cfg{
@@ -39,7 +41,9 @@ CAF_TEST(
          {{"provider", "primary"},
           {"model", "gpt-4o-mini"},
           {"cost_per_1k_input", 0.15},
-          {"cost_per_1k_output", 0.6}}},
+          {"cost_per_1k_output", 0.6},
+          {"breaker",
+           {{"open_duration_ms", 100}, {"max_open_duration_ms", 200}}}}},
         {"secondary-claude",
          {{"provider", "secondary"}, {"model", "claude-sonnet-4-20250514"}}}}},
       {"routes",
@@ -50,6 +54,7 @@ CAF_TEST(
           {"backoff", {{"base_ms", 10}, {"cap_ms", 100}}}}}}},
       {"default_route", "chat"},
       {"engine", {{"threads", 2}}}};
+  load_scenario(secondary, {{"defaults", {{"latency", 30}}}});
   write_file(dir.file("config.json"), cfg.dump());
   constexpr size_t n = 600;
   write_requests(dir.file("in.jsonl"), n);
