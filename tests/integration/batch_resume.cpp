@@ -80,7 +80,7 @@ CAF_TEST(kill
     if (round > 0)
       run_args.push_back("--resume");
     auto child = start_batch(run_args);
-    wait_until([&] { return count_lines(dir.file("out.jsonl")) >= target; },
+    eventually([&] { return count_lines(dir.file("out.jsonl")) >= target; },
                30s);
     ::kill(child.pid(), SIGKILL);
     CAF_CHECK_EQUAL(child.wait(10s), 128 + SIGKILL);
@@ -122,7 +122,7 @@ CAF_TEST(
                                 "--output",      dir.file("out.jsonl"),
                                 "--concurrency", "8"};
   auto child = start_batch(args);
-  CAF_REQUIRE(wait_until(
+  CAF_REQUIRE(eventually(
       [&] { return count_lines(dir.file("out.jsonl")) >= 10; }, 30s));
   ::kill(child.pid(), SIGINT);
   auto rc = child.wait(20s);
@@ -200,7 +200,7 @@ CAF_TEST(calls still hanging when the grace period ends are cancelled
                                 "--grace",       "0.3"};
   auto child = start_batch(args);
   // Eight calls hang upstream.
-  CAF_REQUIRE(wait_until([&] { return mock_total(mock) >= 8; }, 10s));
+  CAF_REQUIRE(eventually([&] { return mock_total(mock) >= 8; }, 10s));
   auto t0 = std::chrono::steady_clock::now();
   ::kill(child.pid(), SIGTERM);
   auto rc = child.wait(10s);
@@ -211,7 +211,7 @@ CAF_TEST(calls still hanging when the grace period ends are cancelled
   CAF_CHECK_EQUAL(mock_total(mock), 8);
   // Nothing was answered, and the cancelled calls left no error lines.
   CAF_CHECK_EQUAL(count_lines(dir.file("out.jsonl")), 0u);
-  CAF_CHECK(wait_until(
+  CAF_CHECK(eventually(
       [&] { return mock_stats(mock)["open_connections"] == 0; }, 5s));
   // The provider heals; the resume answers every line once.
   load_scenario(mock, json::object());

@@ -134,15 +134,4 @@ std::string mock_answer(const mock_server& m, const std::string& model,
   return doc["choices"][0]["message"]["content"].get<std::string>();
 }
 
-bool wait_until(const std::function<bool()>& pred,
-                std::chrono::milliseconds timeout) {
-  auto until = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= until)
-      return pred();
-    std::this_thread::sleep_for(std::chrono::milliseconds{5});
-  }
-  return true;
-}
-
 } // namespace switchyard::test

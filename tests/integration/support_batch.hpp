@@ -79,8 +79,4 @@ std::string answer_text(const nlohmann::json& line);
 std::string mock_answer(const mock_server& m, const std::string& model,
                         const std::string& text);
 
-/// Polls `pred` every 5 ms until it holds or `timeout` passed.
-bool wait_until(const std::function<bool()>& pred,
-                std::chrono::milliseconds timeout);
-
 } // namespace switchyard::test
