@@ -10,6 +10,7 @@ function(switchyard_test_binary name dir)
     "${PROJECT_SOURCE_DIR}/tests")
   target_compile_definitions(${name}-tests PRIVATE
     SWITCHYARD_WIRE_DIR="${PROJECT_SOURCE_DIR}/tests/wire")
+  switchyard_pch(${name}-tests <caf/all.hpp> <nlohmann/json.hpp>)
   foreach(src IN LISTS sources)
     get_filename_component(suite "${src}" NAME_WE)
     if(suite STREQUAL "main" OR suite MATCHES "^support_")
