@@ -10,8 +10,14 @@
 // call. Prints calls/s, CPU µs per call (getrusage, user + system, all
 // threads, over the measured window / calls) and the call latency.
 //
+// With --cache the route has a response cache and every request is the same
+// (temperature 0): after the first call, every call is a cache hit, so the
+// numbers are those of the hit path (key, lookup, copy of the answer, the
+// hand-off to a courier actor and the callback); the upstream is not asked.
+//
 // Usage: bench-engine_inprocess [--seconds 5] [--in-flight 256]
 //                               [--threads 2] [--events] [--deadline-ms N]
+//                               [--cache]
 #include "measure.hpp"
 #include "switchyard/engine.hpp"
 
@@ -62,12 +68,14 @@ public:
   std::atomic<uint64_t> events{0};
 };
 
-std::string config_json(uint32_t threads, int64_t deadline_ms) {
-  auto route = deadline_ms > 0
-                   ? R"({"targets": ["fake-gpt"], "deadline_ms": )"
-                         + std::to_string(deadline_ms) + R"(, "ladder_ms": [)"
-                         + std::to_string(deadline_ms) + "]}"
-                   : std::string{R"({"targets": ["fake-gpt"]})"};
+std::string config_json(uint32_t threads, int64_t deadline_ms, bool cache) {
+  std::string route = R"({"targets": ["fake-gpt"])";
+  if (deadline_ms > 0)
+    route += R"(, "deadline_ms": )" + std::to_string(deadline_ms)
+             + R"(, "ladder_ms": [)" + std::to_string(deadline_ms) + "]";
+  if (cache)
+    route += R"(, "cache": {"enabled": true, "ttl_ms": 3600000})";
+  route += "}";
   return R"({
     "providers": {"fake": {"kind": "openai_chat",
                            "base_url": "http://127.0.0.1:9"}},
@@ -89,8 +97,15 @@ double max_rss_mib() {
 /// while `recording` is set.
 class driver {
 public:
-  driver(engine& eng, size_t in_flight) : eng_(eng), in_flight_(in_flight) {
-    // nop
+  driver(engine& eng, size_t in_flight, bool cache)
+      : eng_(eng), in_flight_(in_flight) {
+    request_ = make_request();
+    if (cache)
+      request_.temperature = 0.0;
+  }
+
+  uint64_t hits() const {
+    return hits_.load();
   }
 
   void start() {
@@ -128,10 +143,12 @@ private:
   void launch() {
     running_.fetch_add(1);
     auto begun = clock_type::now();
-    eng_.complete(make_request(), call_options{}, [this, begun](call_result r) {
+    eng_.complete(request_, call_options{}, [this, begun](call_result r) {
       auto now = clock_type::now();
       if (!r)
         failed_.fetch_add(1, std::memory_order_relaxed);
+      else if (r->cache == cache_outcome::hit)
+        hits_.fetch_add(1, std::memory_order_relaxed);
       completed_.fetch_add(1, std::memory_order_relaxed);
       if (recording_.load(std::memory_order_relaxed)) {
         std::lock_guard guard{mtx_};
@@ -145,6 +162,8 @@ private:
 
   engine& eng_;
   size_t in_flight_;
+  chat_request request_;
+  std::atomic<uint64_t> hits_{0};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> recording_{false};
   std::atomic<int64_t> running_{0};
@@ -162,6 +181,7 @@ int main(int argc, char** argv) {
   uint32_t threads = 2;
   bool events = false;
   int64_t deadline_ms = 0;
+  bool cache = false;
   CLI::App app{"bench-engine_inprocess: engine cost with an instant upstream"};
   app.add_option("--seconds", seconds, "measured time")
       ->check(CLI::Range(0.1, 600.0));
@@ -173,6 +193,8 @@ int main(int argc, char** argv) {
   app.add_option("--deadline-ms", deadline_ms,
                  "route deadline (0: the default, 60 s)")
       ->check(CLI::Range(int64_t{0}, int64_t{86400000}));
+  app.add_flag("--cache", cache,
+               "cache the answers (every call after the first is a hit)");
   CLI11_PARSE(app, argc, argv);
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
@@ -182,21 +204,22 @@ int main(int argc, char** argv) {
   if (events)
     opts.events = sink;
   opts.seed = 1;
-  auto created
-      = engine::from_json(config_json(threads, deadline_ms), std::move(opts));
+  auto created = engine::from_json(config_json(threads, deadline_ms, cache),
+                                   std::move(opts));
   if (!created) {
     std::fprintf(stderr, "engine: %s\n", created.error().c_str());
     return 1;
   }
   auto& eng = **created;
   std::printf("engine_inprocess: %zu in flight, %u engine threads, %u cores, "
-              "event sink %s, deadline %s\n",
+              "event sink %s, deadline %s, cache %s\n",
               in_flight, threads, std::thread::hardware_concurrency(),
               events ? "on" : "off",
               deadline_ms > 0 ? (std::to_string(deadline_ms) + " ms").c_str()
-                              : "60 s (default)");
+                              : "60 s (default)",
+              cache ? "on" : "off");
 
-  driver drv{eng, in_flight};
+  driver drv{eng, in_flight, cache};
   drv.start();
   std::this_thread::sleep_for(std::chrono::seconds{1}); // warm-up
   drv.set_recording(true);
@@ -225,6 +248,10 @@ int main(int argc, char** argv) {
               us(quantile(lat, 0.5)), us(quantile(lat, 0.9)),
               us(quantile(lat, 0.99)), lat.empty() ? 0.0 : us(lat.back()));
   std::printf("  peak RSS         %.0f MiB\n", max_rss_mib());
+  if (cache)
+    std::printf("  cache hits       %llu of %llu calls\n",
+                static_cast<unsigned long long>(drv.hits()),
+                static_cast<unsigned long long>(drv.completed()));
   if (events)
     std::printf("  events           %.1f per call\n",
                 static_cast<double>(sink->events.load())

@@ -1,5 +1,6 @@
 #include "switchyard/engine.hpp"
 
+#include "cache_front.hpp"
 #include "engine_core.hpp"
 #include "router.hpp"
 #include "supervisor.hpp"
@@ -13,6 +14,17 @@
 #include <thread>
 
 #include <caf/all.hpp>
+
+namespace switchyard {
+
+/// A job for a courier actor (`cache_front`'s deliveries).
+struct courier_job {
+  std::function<void()> run;
+};
+
+} // namespace switchyard
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(switchyard::courier_job)
 
 namespace switchyard {
 
@@ -31,6 +43,11 @@ struct engine::impl {
   std::shared_ptr<const engine_config> config;
   /// The router shards; a call's id picks its shard. Fixed after create.
   std::vector<router_actor> routers;
+  /// Response cache and coalescing; null when no route has a cache.
+  std::unique_ptr<cache_front> cache;
+  /// Run `cache`'s deliveries on engine threads (one per router shard).
+  std::vector<caf::actor> couriers;
+  std::atomic<size_t> next_courier{0};
   std::atomic<uint64_t> next_id{1};
   std::atomic<bool> accepting{true};
   std::atomic<bool> stopped{false};
@@ -39,6 +56,21 @@ struct engine::impl {
 
   const router_actor& router_of(uint64_t id) const {
     return routers[id % routers.size()];
+  }
+
+  /// Hands call `id` to its router.
+  void route(uint64_t id, chat_request req, call_options opts,
+             call_callback done, std::shared_ptr<stream_sink> sink,
+             time_point start = {}) {
+    call_start cs;
+    cs.id = id;
+    cs.start = start != time_point{} ? start : sys->clock().now();
+    cs.request = std::make_shared<const chat_request>(std::move(req));
+    cs.options = std::move(opts);
+    cs.done = std::move(done);
+    cs.sink = std::move(sink);
+    if (!send_from_callback(router_of(id), cs))
+      caf::anon_send(router_of(id), call_atom::value, std::move(cs));
   }
 };
 
@@ -89,6 +121,30 @@ engine::create(engine_config cfg, engine_options opts) {
                [&](caf::error&) { ready = false; });
   if (!ready)
     return unexpected{std::string{"engine failed to start its providers"}};
+  if (cache_front::wanted(*ptr->config)) {
+    auto* d = ptr.get();
+    ptr->cache = std::make_unique<cache_front>(
+        ptr->core,
+        [d](uint64_t id, chat_request req, call_options opts,
+            call_callback done, std::shared_ptr<stream_sink> sink) {
+          d->route(id, std::move(req), std::move(opts), std::move(done),
+                   std::move(sink));
+        },
+        [d](uint64_t id) {
+          if (!d->halted.load())
+            caf::anon_send(d->router_of(id), cancel_atom::value, id);
+        },
+        [d] { return d->sys->clock().now(); },
+        [d](std::function<void()> job) {
+          auto i = d->next_courier.fetch_add(1, std::memory_order_relaxed);
+          caf::anon_send(d->couriers[i % d->couriers.size()],
+                         courier_job{std::move(job)});
+        });
+    for (size_t i = 0; i < threads; ++i)
+      ptr->couriers.push_back(ptr->sys->spawn([]() -> caf::behavior {
+        return {[](courier_job& job) { job.run(); }};
+      }));
+  }
   return std::unique_ptr<engine>{new engine(std::move(ptr))};
 }
 
@@ -130,15 +186,11 @@ uint64_t engine::start(chat_request req, call_options opts, call_callback done,
     return 0;
   }
   auto id = d.next_id.fetch_add(1, std::memory_order_relaxed);
-  call_start cs;
-  cs.id = id;
-  cs.start = d.sys->clock().now();
-  cs.request = std::make_shared<const chat_request>(std::move(req));
-  cs.options = std::move(opts);
-  cs.done = std::move(done);
-  cs.sink = std::move(sink);
-  if (!send_from_callback(d.router_of(id), cs))
-    caf::anon_send(d.router_of(id), call_atom::value, std::move(cs));
+  auto now = d.sys->clock().now();
+  if (d.cache && d.cache->start(id, now, req, opts, done, sink))
+    return id;
+  d.route(id, std::move(req), std::move(opts), std::move(done), std::move(sink),
+          now);
   return id;
 }
 
@@ -279,6 +331,8 @@ void engine::cancel(uint64_t call_id) {
   auto& d = *impl_;
   if (call_id == 0 || d.halted.load())
     return;
+  if (d.cache && d.cache->cancel(call_id))
+    return;
   caf::anon_send(d.router_of(call_id), cancel_atom::value, call_id);
 }
 
@@ -336,6 +390,8 @@ void engine::shutdown(timespan drain) {
   }
   for (auto& r : d.routers)
     caf::anon_send_exit(r, caf::exit_reason::user_shutdown);
+  for (auto& c : d.couriers)
+    caf::anon_send_exit(c, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(d.sup, caf::exit_reason::user_shutdown);
   d.sys->await_all_actors_done();
   d.halted = true;

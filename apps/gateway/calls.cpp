@@ -86,6 +86,12 @@ void add_trail_headers(header_list& h, const std::vector<attempt_record>& trail,
     }
 }
 
+/// `x-switchyard-cache: hit|miss|bypass|coalesced` on routes with a cache.
+void add_cache_header(header_list& h, cache_outcome outcome) {
+  if (outcome != cache_outcome::none)
+    h.emplace_back("x-switchyard-cache", std::string{to_string(outcome)});
+}
+
 /// The consumer of one streamed call: turns events into the client's SSE.
 class sse_sink final : public stream_sink {
 public:
@@ -158,11 +164,15 @@ private:
     headers_.emplace_back("x-switchyard-model", start_.model);
     if (!p.deployment.empty())
       headers_.emplace_back("x-switchyard-deployment", p.deployment);
-    headers_.emplace_back("x-switchyard-attempts",
-                          std::to_string(std::max<uint32_t>(1, p.attempts)));
+    // A replay from the cache made no attempt.
+    auto attempts = start_.cache == cache_outcome::hit
+                        ? 0u
+                        : std::max<uint32_t>(1, p.attempts);
+    headers_.emplace_back("x-switchyard-attempts", std::to_string(attempts));
     if (p.fell_back && p.last_failure)
       headers_.emplace_back("x-switchyard-fallback-reason",
                             std::string{to_string(*p.last_failure)});
+    add_cache_header(headers_, start_.cache);
     ex_->stream_head(200, std::move(headers_));
     out += pending_;
     pending_.clear();
@@ -208,7 +218,13 @@ void run_call(engine& eng, attempt_tracker& tracker, dialect d,
           if (r) {
             http_response res;
             res.headers = std::move(headers);
+            if (r->attempts.empty()) {
+              // A cache hit made no attempt: name who gave the answer.
+              res.headers.emplace_back("x-switchyard-provider", r->provider);
+              res.headers.emplace_back("x-switchyard-model", r->model);
+            }
             add_trail_headers(res.headers, r->attempts, true);
+            add_cache_header(res.headers, r->cache);
             res.body = render_response(d, *r);
             ex->respond(std::move(res));
           } else {

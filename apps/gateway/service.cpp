@@ -2,6 +2,7 @@
 
 #include "text.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 
@@ -55,6 +56,30 @@ bool good_request_id(std::string_view id) {
 
 std::string_view path_of(std::string_view target) {
   return target.substr(0, target.find('?'));
+}
+
+/// Whether a `cache-control` value holds the `no-cache` directive (among
+/// others, any case).
+bool asks_no_cache(std::string_view value) {
+  while (!value.empty()) {
+    auto comma = value.find(',');
+    auto item = value.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t'))
+      item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t'))
+      item.remove_suffix(1);
+    if (item.size() == 8) {
+      std::string lower{item};
+      for (auto& c : lower)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (lower == "no-cache")
+        return true;
+    }
+    if (comma == std::string_view::npos)
+      break;
+    value.remove_prefix(comma + 1);
+  }
+  return false;
 }
 
 } // namespace
@@ -238,6 +263,16 @@ void service::api_call(dialect d, const request_view& req,
   }
   if (auto v = req.header("x-switchyard-session"))
     opts.session_key = std::string{*v};
+  if (auto v = req.header("x-switchyard-cache")) {
+    if (*v != "bypass")
+      return refuse(make_error(400,
+                               "x-switchyard-cache must be \"bypass\", got \""
+                                   + std::string{*v} + "\"",
+                               {}, "x-switchyard-cache"));
+    opts.bypass_cache = true;
+  }
+  if (auto v = req.header("cache-control"); v && asks_no_cache(*v))
+    opts.bypass_cache = true;
   opts.metadata.emplace("request_id", std::move(request_id));
   run_call(eng_, *tracker_, d, std::move(call), std::move(opts),
            std::move(headers), ex, calls_);

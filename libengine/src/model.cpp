@@ -66,4 +66,20 @@ std::string_view to_string(finish_reason r) noexcept {
   return "unknown";
 }
 
+std::string_view to_string(cache_outcome x) noexcept {
+  switch (x) {
+    case cache_outcome::none:
+      break;
+    case cache_outcome::miss:
+      return "miss";
+    case cache_outcome::hit:
+      return "hit";
+    case cache_outcome::bypass:
+      return "bypass";
+    case cache_outcome::coalesced:
+      return "coalesced";
+  }
+  return "none";
+}
+
 } // namespace switchyard

@@ -38,6 +38,11 @@ struct call_options {
   /// this call carries it (`engine_event` metadata), so logs and metrics can
   /// name it.
   std::map<std::string, std::string> metadata;
+  /// Neither serve this call from the response cache nor let it share an
+  /// identical call in flight; its answer still refreshes the cache. The
+  /// outcome says `cache_outcome::bypass` (on routes with a `cache`
+  /// section).
+  bool bypass_cache = false;
 };
 
 /// Why a call failed as a whole.

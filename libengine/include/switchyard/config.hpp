@@ -1,6 +1,7 @@
 #pragma once
 
 #include "switchyard/adapter.hpp"
+#include "switchyard/cache.hpp"
 #include "switchyard/expected.hpp"
 #include "switchyard/policy/settings.hpp"
 #include "switchyard/stream.hpp"
@@ -131,6 +132,8 @@ struct route_policy {
   stream_failover stream_failover_mode = stream_failover::error;
   /// Time-to-first-token ladder, idle and total limits, reader buffer.
   stream_settings stream;
+  /// Response cache and coalescing of identical calls.
+  cache_settings cache;
 };
 
 /// Most targets a route may list: the router orders a route's candidates in
@@ -161,6 +164,8 @@ struct engine_settings {
   /// Worker threads; 0 means one per core.
   uint32_t threads = 0;
   transport_config transport;
+  /// Bounds of the response cache all routes share.
+  cache_limits cache;
 };
 
 /// A complete, validated configuration.

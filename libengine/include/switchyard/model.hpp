@@ -120,6 +120,24 @@ struct attempt_record {
   bool usage_estimated = false;
 };
 
+/// Whether an answer came from the response cache (`routes.X.cache`).
+enum class cache_outcome : uint8_t {
+  /// The cache does not apply: not enabled on the route, or the request is
+  /// not eligible (its temperature).
+  none,
+  /// Not in the cache: asked upstream (and stored when it succeeded).
+  miss,
+  /// Served from the cache; no upstream call was made for it.
+  hit,
+  /// The caller asked to bypass the cache: asked upstream (and stored).
+  bypass,
+  /// Shared the upstream call of an identical call in flight.
+  coalesced,
+};
+
+/// Returns "none", "miss", "hit", "bypass" or "coalesced".
+std::string_view to_string(cache_outcome x) noexcept;
+
 /// A complete answer, plus who gave it and how it was obtained.
 struct chat_response {
   std::string id;
@@ -131,7 +149,10 @@ struct chat_response {
   switchyard::usage usage;
   std::string provider;
   std::string model;
+  /// The attempts of this call (none for a cache hit).
   std::vector<attempt_record> attempts;
+  /// Whether it came from the response cache.
+  cache_outcome cache = cache_outcome::none;
 };
 
 // -- streaming ---------------------------------------------------------------
@@ -141,6 +162,9 @@ struct stream_start {
   std::string id;
   std::string provider;
   std::string model;
+  /// Whether the stream is replayed from the response cache (every event
+  /// of a replay is the stored one, the attempts of `stream_end` empty).
+  cache_outcome cache = cache_outcome::none;
 };
 
 /// A piece of the answer's text.

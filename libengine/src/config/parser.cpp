@@ -74,7 +74,7 @@ void config_parser::parse_defaults(const json& obj) {
 }
 
 void config_parser::parse_engine(const json& obj) {
-  if (!rd_.object(obj, "engine", {"threads", "transport"}))
+  if (!rd_.object(obj, "engine", {"threads", "transport", "cache"}))
     return;
   with(obj, "threads", [&](const json& v) {
     if (auto n = rd_.integer(v, "engine.threads", 0, 1024))
@@ -82,6 +82,9 @@ void config_parser::parse_engine(const json& obj) {
   });
   with(obj, "transport", [&](const json& v) {
     apply_transport(rd_, v, "engine.transport", cfg.engine.transport);
+  });
+  with(obj, "cache", [&](const json& v) {
+    apply_cache_limits(rd_, v, "engine.cache", cfg.engine.cache);
   });
 }
 

@@ -295,6 +295,29 @@ const section_keys<transport_config>& transport_keys() {
   return keys;
 }
 
+const section_keys<cache_settings>& cache_keys() {
+  using S = cache_settings;
+  static const section_keys<S> keys{
+      {"enabled", flag_key(&S::enabled)},
+      {"ttl_ms", millis_key(&S::ttl, 1)},
+      {"allow_nonzero_temperature", flag_key(&S::allow_nonzero_temperature)},
+      {"coalesce",
+       [](reader& rd, const json& v, const std::string& p, S& out) {
+         return assign(rd.boolean(v, p), out.coalesce);
+       }},
+  };
+  return keys;
+}
+
+const section_keys<cache_limits>& cache_limits_keys() {
+  using S = cache_limits;
+  static const section_keys<S> keys{
+      {"max_entries", integer_key(&S::max_entries, 0, 100'000'000)},
+      {"max_bytes", integer_key(&S::max_bytes, 0, int64_t{1} << 40)},
+  };
+  return keys;
+}
+
 const section_keys<route_policy>& route_policy_keys() {
   using S = route_policy;
   static const section_keys<S> keys{
@@ -313,6 +336,10 @@ const section_keys<route_policy>& route_policy_keys() {
                 stream_failover_names())},
       {"stream", [](reader& rd, const json& v, const std::string& p,
                     S& out) { return apply_stream(rd, v, p, out.stream); }},
+      {"cache",
+       [](reader& rd, const json& v, const std::string& p, S& out) {
+         return read_section(rd, v, p, cache_keys(), out.cache).object;
+       }},
   };
   return keys;
 }
@@ -391,6 +418,11 @@ void apply_timeouts(reader& rd, const json& obj, const std::string& path,
 void apply_transport(reader& rd, const json& obj, const std::string& path,
                      transport_config& out) {
   read_section(rd, obj, path, transport_keys(), out);
+}
+
+void apply_cache_limits(reader& rd, const json& obj, const std::string& path,
+                        cache_limits& out) {
+  read_section(rd, obj, path, cache_limits_keys(), out);
 }
 
 bool apply_route_policy(reader& rd, const json& obj, const std::string& path,

@@ -51,10 +51,14 @@ void apply_timeouts(reader& rd, const json& obj, const std::string& path,
 void apply_transport(reader& rd, const json& obj, const std::string& path,
                      transport_config& out);
 
+/// Overlays an `engine.cache` object (the cache's global bounds).
+void apply_cache_limits(reader& rd, const json& obj, const std::string& path,
+                        cache_limits& out);
+
 /// Reads a route or `defaults` object: checks that it holds only the
 /// route-policy keys (strategy, deadline_ms, ladder_ms, retry, backoff,
-/// retry_budget, hedge, stream_failover, stream) and `own_keys`, which the
-/// caller reads itself, and overlays the policy keys onto `out`. Returns
+/// retry_budget, hedge, stream_failover, stream, cache) and `own_keys`, which
+/// the caller reads itself, and overlays the policy keys onto `out`. Returns
 /// false when `obj` is no object.
 bool apply_route_policy(reader& rd, const json& obj, const std::string& path,
                         route_policy& out,
