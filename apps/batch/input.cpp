@@ -45,7 +45,8 @@ read_batch_line(std::string_view text, uint64_t number,
   json doc;
   try {
     doc = json::parse(text);
-  } catch (const json::parse_error& err) {
+  } catch (const json::exception& err) {
+    // parse_error, and out_of_range for a number too large for a double.
     return problem(number, {}, "invalid_json",
                    std::string{"not JSON: "} + err.what());
   }

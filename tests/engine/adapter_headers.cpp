@@ -142,6 +142,8 @@ CAF_TEST(anthropic resets are timestamps relative to now) {
   CAF_CHECK(reset_requests("2026-11-23T09:59:00Z", name) == timespan{0s});
   CAF_CHECK(!reset_requests("tomorrow", name).has_value());
   CAF_CHECK(!reset_requests("2026-13-23T10:00:07Z", name).has_value());
+  // Past what a wall_time holds (fuzz-headers: signed overflow, UBSan).
+  CAF_CHECK(!reset_requests("4052-11-23T10:00:07Z", name).has_value());
   auto rl = parse_rate_limit_headers(
       {{"anthropic-ratelimit-tokens-limit", "80000"},
        {"anthropic-ratelimit-tokens-remaining", "79000"},

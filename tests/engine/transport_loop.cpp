@@ -61,6 +61,11 @@ public:
     return completions;
   }
 
+  size_t chunks_now() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return chunks.size();
+  }
+
   int head_status = 0;
   header_list head_headers;
   time_point head_at;
@@ -451,6 +456,33 @@ CAF_TEST(a handle reused after a stream reads a large body whole) {
   CAF_REQUIRE(second->wait());
   CAF_CHECK(second->result.error == transport_error::none);
   CAF_CHECK(second->result.response.body == big);
+}
+
+CAF_TEST(handles of streams cut short are not reused unsafely) {
+  // Streams cancelled mid-body, then plain transfers with bodies far larger
+  // than a stream's receive buffer: libcurl 7.88 corrupted the heap when a
+  // handle removed mid-transfer was reset and reused (ASan found it under
+  // integration.engine_crash_load).
+  std::string big(40000, 'y');
+  transport tr;
+  for (int round = 0; round < 8; ++round) {
+    scripted_server stream_srv{
+        {{0ms, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               "3\r\none\r\n"}}};
+    auto cut = std::make_shared<recording_sink>();
+    auto id = tr.submit(get_job(stream_srv.url(), true), cut);
+    CAF_REQUIRE(eventually([&] { return cut->chunks_now() == 1; }));
+    tr.cancel(id);
+    CAF_REQUIRE(cut->wait());
+    CAF_CHECK(cut->result.error == transport_error::cancelled);
+    scripted_server plain_srv{
+        {{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 40000\r\n\r\n" + big}}};
+    auto plain = std::make_shared<recording_sink>();
+    tr.submit(get_job(plain_srv.url()), plain);
+    CAF_REQUIRE(plain->wait());
+    CAF_CHECK(plain->result.error == transport_error::none);
+    CAF_CHECK(plain->result.response.body == big);
+  }
 }
 
 CAF_TEST(first byte timeout fires on time) {

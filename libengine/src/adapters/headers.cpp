@@ -85,6 +85,11 @@ std::optional<int> digits(std::string_view s, size_t pos, size_t n) {
 
 std::optional<wall_time> make_time(int y, int mo, int d, int h, int mi, int s) {
   using namespace std::chrono;
+  // wall_time counts nanoseconds in 64 bits (years 1678..2261): a date
+  // outside would overflow it (UBSan, found by fuzz-headers with a reset
+  // date in 4052). No wait hint names such a date.
+  if (y < 1970 || y > 2200)
+    return std::nullopt;
   year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)},
                      day{static_cast<unsigned>(d)}};
   if (!ymd.ok() || h > 23 || mi > 59 || s > 60)

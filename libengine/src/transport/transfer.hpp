@@ -85,6 +85,9 @@ struct transfer {
   /// Opaque pointer back to the loop, for the callbacks.
   void* loop = nullptr;
   char error_buffer[CURL_ERROR_SIZE] = {};
+  /// The easy handle last ran a stream, with its small receive buffer
+  /// (see `transport::impl::start`).
+  bool small_buffer = false;
 
   // -- per job ---------------------------------------------------------------
 

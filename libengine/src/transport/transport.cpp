@@ -389,6 +389,21 @@ private:
       return;
     }
     auto& t = *handle;
+    if (t.small_buffer && !p.job.stream) {
+      // libcurl 7.88 keeps an easy handle's receive buffer through
+      // curl_easy_reset but reads up to the new (default, 16 KiB) size into
+      // it: a handle that streamed with the 1 KiB buffer overflowed it on a
+      // plain transfer (ASan: heap-buffer-overflow in recv, found by
+      // integration.engine_crash_load). Such a handle gets a successor.
+      curl_easy_cleanup(t.easy);
+      t.easy = curl_easy_init();
+      if (t.easy == nullptr) {
+        free_.push_back(&t);
+        complete_unstarted(p, transport_error::other, "curl_easy_init failed");
+        return;
+      }
+    }
+    t.small_buffer = p.job.stream;
     t.id = p.id;
     t.stream = p.job.stream;
     t.timeouts = p.job.timeouts;
@@ -486,8 +501,10 @@ private:
   }
 
   /// Completes a running transfer: frees its handle (and with it, for an
-  /// unfinished transfer, the connection) and tells the sink.
-  void finish(transfer& t, transport_error err, std::string detail) {
+  /// unfinished transfer, the connection) and tells the sink. `curl_done`:
+  /// libcurl reported the transfer done (else it is cut short here).
+  void finish(transfer& t, transport_error err, std::string detail,
+              bool curl_done = false) {
     if (t.added) {
       curl_multi_remove_handle(multi_, t.easy);
       t.added = false;
@@ -500,7 +517,7 @@ private:
     result.response.headers = t.fields.to_list();
     result.elapsed = clock_type::now() - t.submitted;
     auto sink = std::move(t.sink);
-    release(t);
+    release(t, curl_done);
     in_flight_.fetch_sub(1, std::memory_order_relaxed);
     sink->on_complete(std::move(result));
   }
@@ -519,7 +536,8 @@ private:
       if (t->too_large) {
         finish(*t, transport_error::too_large,
                "response larger than " + std::to_string(cfg_.max_response_bytes)
-                   + " bytes");
+                   + " bytes",
+               true);
         continue;
       }
       auto err = transport_detail::map_curl_code(rc, easy);
@@ -527,7 +545,7 @@ private:
       if (err != transport_error::none)
         detail = t->error_buffer[0] != '\0' ? t->error_buffer
                                             : curl_easy_strerror(rc);
-      finish(*t, err, std::move(detail));
+      finish(*t, err, std::move(detail), true);
     }
   }
 
@@ -617,6 +635,7 @@ private:
     }
     if (t->easy == nullptr) {
       t->easy = curl_easy_init();
+      t->small_buffer = false;
       if (t->easy == nullptr) {
         free_.push_back(t);
         return nullptr;
@@ -628,12 +647,17 @@ private:
   }
 
   /// Returns a transfer to the pool. Transfer objects live as long as the
-  /// loop (stale timer entries point at them); surplus easy handles go.
-  void release(transfer& t) {
+  /// loop (stale timer entries point at them); surplus easy handles go, and
+  /// so do the handles of transfers cut short (`curl_done` false): libcurl
+  /// 7.88 leaves state in an easy handle removed mid-transfer that
+  /// curl_easy_reset does not clear, and reusing it corrupted the heap
+  /// (segfaults in curl_multi_remove_handle / curl_multi_socket_action
+  /// under integration.engine_crash_load, gone without reuse).
+  void release(transfer& t, bool curl_done) {
     if (t.timer_due != time_point::max())
       --timers_live_;
     t.reset();
-    if (pooled_handles_ >= max_pooled_handles) {
+    if (!curl_done || pooled_handles_ >= max_pooled_handles) {
       curl_easy_cleanup(t.easy);
       t.easy = nullptr;
     } else {
