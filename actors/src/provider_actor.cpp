@@ -268,6 +268,11 @@ void emit_transition(self_ptr self, time_point now) {
   auto& st = self->state;
   st.rt->publish_breaker(now);
   if (auto t = st.rt->breaker.take_transition()) {
+    st.rt->board.last_transition_ms.store(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count(),
+        std::memory_order_relaxed);
     breaker_changed ev;
     ev.deployment = st.rt->config.name;
     ev.from = std::string{to_string(t->from)};

@@ -165,6 +165,24 @@ struct deployment_status {
   uint32_t restarts = 0;
   /// True after auth failures, quota exhaustion or too many restarts.
   bool marked_down = false;
+  /// Why it is marked down: error class, upstream status and code (empty
+  /// when it is not marked down).
+  std::string down_reason;
+  /// Latency percentiles of the recent successful attempts (a stream's:
+  /// to its first token; zero when none).
+  timespan latency_p50{};
+  timespan latency_p90{};
+  timespan latency_p99{};
+  /// How many recent attempts (at most 128) the figures below cover.
+  uint32_t recent_samples = 0;
+  /// Share of those attempts that failed, per error class (only classes
+  /// that occurred).
+  std::map<std::string, double> recent_errors;
+  /// Wall-clock time of the breaker's last transition (none yet: nullopt).
+  std::optional<std::chrono::system_clock::time_point> last_transition;
+  /// The upstream's last `x-ratelimit-remaining-requests` / `-tokens`.
+  std::optional<int64_t> ratelimit_remaining_requests;
+  std::optional<int64_t> ratelimit_remaining_tokens;
 };
 
 /// A route as `engine::status()` reports it.

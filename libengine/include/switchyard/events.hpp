@@ -1,6 +1,7 @@
 #pragma once
 
 #include "switchyard/error.hpp"
+#include "switchyard/model.hpp"
 #include "switchyard/time.hpp"
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace switchyard {
 
@@ -37,6 +39,12 @@ struct attempt_finished {
   timespan latency{};
   /// The caller's metadata of the call.
   call_metadata metadata;
+  /// The call's route (empty for a breaker's probe).
+  std::string route;
+  /// Tokens the answer used (successes; estimated for a broken stream).
+  std::optional<switchyard::usage> usage;
+  /// A streamed attempt's time to its first content.
+  std::optional<timespan> first_token;
 };
 
 /// The same deployment will be tried again after `wait`.
@@ -49,6 +57,8 @@ struct retry_scheduled {
   bool from_server = false;
   /// The caller's metadata of the call.
   call_metadata metadata;
+  /// The call's route.
+  std::string route;
 };
 
 /// The call moved from one deployment to the next.
@@ -59,6 +69,8 @@ struct fallback_taken {
   std::string reason;
   /// The caller's metadata of the call.
   call_metadata metadata;
+  /// The call's route.
+  std::string route;
 };
 
 /// What happened to a hedge.
@@ -71,6 +83,8 @@ struct hedge_event {
   hedge_phase phase = hedge_phase::fired;
   /// The caller's metadata of the call.
   call_metadata metadata;
+  /// The call's route.
+  std::string route;
 };
 
 /// A deployment's circuit breaker changed state.
@@ -119,6 +133,21 @@ public:
   /// Reports one event.
   virtual void on_event(const engine_event& ev) = 0;
 };
+
+/// Hands every event to several sinks in turn (for example a metrics sink
+/// and a log sink); null sinks are skipped.
+class fanout_sink : public event_sink {
+public:
+  explicit fanout_sink(std::vector<std::shared_ptr<event_sink>> sinks);
+
+  void on_event(const engine_event& ev) override;
+
+private:
+  std::vector<std::shared_ptr<event_sink>> sinks_;
+};
+
+/// Returns "fired", "won" or "cancelled".
+std::string_view to_string(hedge_phase phase) noexcept;
 
 /// Renders an event as one human-readable line.
 std::string to_string(const engine_event& ev);
