@@ -128,14 +128,15 @@ void conclude(self_ptr self, pending_call& pc, std::optional<failure> f,
   }
   pc.attempts.push_back(std::move(rec));
   if (st.core->events) {
-    attempt_finished ev{call_id,
-                        rt.config.name,
-                        pc.call.attempts_before
-                            + static_cast<uint32_t>(pc.attempts.size() - 1),
-                        f ? std::optional{f->cls} : std::nullopt,
-                        status,
-                        latency,
-                        pc.call.metadata};
+    attempt_finished ev;
+    ev.call_id = call_id;
+    ev.deployment = rt.config.name;
+    ev.attempt = pc.call.attempts_before
+                 + static_cast<uint32_t>(pc.attempts.size() - 1);
+    ev.cls = f ? std::optional{f->cls} : std::nullopt;
+    ev.status = status;
+    ev.latency = latency;
+    ev.metadata = pc.call.metadata;
     if (pc.call.route)
       ev.route = pc.call.route->name;
     ev.usage = pc.attempts.back().usage;

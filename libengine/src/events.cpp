@@ -55,6 +55,10 @@ struct renderer {
            + std::to_string(e.restarts_in_window) + " in window"
            + (e.marked_down ? ", marked down)" : ")");
   }
+  std::string operator()(const call_refused& e) const {
+    return "call " + std::to_string(e.call_id) + ": " + e.deployment
+           + " refused it (" + e.reason + ")";
+  }
   std::string operator()(const call_finished& e) const {
     return "call " + std::to_string(e.call_id) + " on route " + e.route + ": "
            + outcome(e.cls) + " via "

@@ -79,6 +79,8 @@ public:
 using stream_callback = std::function<void(stream_event)>;
 
 class engine;
+class log_sink;
+class metric_registry;
 
 /// The pull side of a streamed call, with a bounded buffer: it holds at most
 /// the route's `stream.buffer_events` unread events. When the engine has one
@@ -251,6 +253,16 @@ private:
 struct engine_options {
   /// Receives every engine event; may be null.
   std::shared_ptr<event_sink> events;
+  /// When set, the engine counts its work in this registry: a
+  /// `metrics_sink` gets its events (after `events`), and every render of
+  /// the registry refreshes the status gauges from `status()` while the
+  /// engine lives (<switchyard/metrics.hpp>).
+  std::shared_ptr<metric_registry> metrics;
+  /// The structured event log (<switchyard/event_log.hpp>); null means the
+  /// one the config's `log` section describes, if any. The engine writes its
+  /// events and its `shutdown` record to it, and `config_loaded` to a log it
+  /// opened itself (a program passing its own writes that one).
+  std::shared_ptr<log_sink> log;
   /// Runs the HTTP jobs; null means a real transport from the config.
   std::shared_ptr<http_client> client;
   /// Seed of the deployments' generators (backoff jitter); 0 means random.

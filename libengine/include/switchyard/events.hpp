@@ -118,11 +118,25 @@ struct call_finished {
   call_metadata metadata;
 };
 
+/// A deployment turned a call away without sending it: its breaker is open,
+/// it is marked down or disabled, its local rate limit is reached or its
+/// in-flight cap and queue are full (the bulkhead).
+struct call_refused {
+  uint64_t call_id = 0;
+  std::string route;
+  std::string deployment;
+  /// The engine code (`breaker_open`, `marked_down`, `local_rate_limit`,
+  /// `queue_full`...).
+  std::string reason;
+  /// The caller's metadata of the call.
+  call_metadata metadata;
+};
+
 /// Everything the engine reports about its work.
 using engine_event
     = std::variant<attempt_started, attempt_finished, retry_scheduled,
                    fallback_taken, hedge_event, breaker_changed,
-                   provider_restarted, call_finished>;
+                   provider_restarted, call_finished, call_refused>;
 
 /// Receives engine events. Called from engine threads, concurrently: an
 /// implementation is thread-safe and never blocks.

@@ -10,6 +10,10 @@ namespace {
 
 constexpr size_t n_classes = error_class_count;
 
+/// The refusal reasons counted without a lookup.
+constexpr std::array<std::string_view, 4> refusal_reasons{
+    "breaker_open", "marked_down", "local_rate_limit", "queue_full"};
+
 constexpr std::array<breaker_state, 5> breaker_states{
     breaker_state::closed, breaker_state::open, breaker_state::half_open,
     breaker_state::forced_open, breaker_state::forced_closed};
@@ -49,6 +53,7 @@ struct metrics_sink::handles {
   metric_family<metric_gauge>* breaker;
   metric_family<metric_counter>* transitions;
   metric_family<metric_counter>* restarts;
+  metric_family<metric_counter>* refusals;
   metric_family<metric_gauge>* in_flight;
   metric_family<metric_gauge>* queued;
   metric_family<metric_gauge>* ratelimit;
@@ -75,6 +80,7 @@ struct metrics_sink::handles {
     std::array<metric_counter*, n_classes + 1> attempts{};
     std::array<metric_counter*, n_classes> retries{};
     std::array<metric_counter*, 3> hedges{};
+    std::array<metric_counter*, refusal_reasons.size()> refusals{};
     metric_counter* tokens_in = nullptr;
     metric_counter* tokens_out = nullptr;
     metric_counter* cost = nullptr;
@@ -139,6 +145,11 @@ struct metrics_sink::handles {
     restarts = &reg.counter("switchyard_provider_restarts_total",
                             "Provider actor restarts by the supervisor",
                             {"deployment"});
+    refusals = &reg.counter("switchyard_refusals_total",
+                            "Calls a deployment turned away without sending "
+                            "(breaker_open, marked_down, local_rate_limit, "
+                            "queue_full...)",
+                            {"route", "deployment", "reason"});
     in_flight = &reg.gauge("switchyard_deployment_in_flight",
                            "Attempts running on a deployment", {"deployment"});
     queued = &reg.gauge("switchyard_deployment_queued",
@@ -185,6 +196,9 @@ struct metrics_sink::handles {
     for (size_t i = 0; i < t.hedges.size(); ++i)
       t.hedges[i] = &hedges->with(
           {route, dep, std::string{to_string(static_cast<hedge_phase>(i))}});
+    for (size_t i = 0; i < refusal_reasons.size(); ++i)
+      t.refusals[i]
+          = &refusals->with({route, dep, std::string{refusal_reasons[i]}});
     t.tokens_in = &tokens->with({route, dep, "input"});
     t.tokens_out = &tokens->with({route, dep, "output"});
     t.cost = &cost->with({route, dep});
@@ -310,6 +324,14 @@ void metrics_sink::on_event(const engine_event& ev) {
     if (auto* d = h.find_deployment(b->deployment))
       for (size_t i = 0; i < breaker_states.size(); ++i)
         d->breaker[i]->set(to_string(breaker_states[i]) == b->to ? 1 : 0);
+  } else if (const auto* rf = std::get_if<call_refused>(&ev)) {
+    auto* t = h.find_target(rf->route, rf->deployment, scratch);
+    for (size_t i = 0; i < refusal_reasons.size(); ++i)
+      if (refusal_reasons[i] == rf->reason) {
+        t->refusals[i]->inc();
+        return;
+      }
+    h.refusals->with({rf->route, rf->deployment, rf->reason}).inc();
   } else if (const auto* p = std::get_if<provider_restarted>(&ev)) {
     if (auto* d = h.find_deployment(p->deployment))
       d->restarts->inc();
