@@ -17,9 +17,14 @@
 //
 // Usage: bench-engine_inprocess [--seconds 5] [--in-flight 256]
 //                               [--threads 2] [--events] [--deadline-ms N]
-//                               [--cache]
+//                               [--cache] [--metrics] [--log FILE] [--log-level L]
+// --metrics counts into a Prometheus registry (rendered once at the end);
+// --log writes the JSON-lines event log to FILE (level info by default:
+// every attempt and call). Compare their CPU per call with a run without.
 #include "measure.hpp"
 #include "switchyard/engine.hpp"
+#include "switchyard/event_log.hpp"
+#include "switchyard/metrics.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -182,6 +187,9 @@ int main(int argc, char** argv) {
   bool events = false;
   int64_t deadline_ms = 0;
   bool cache = false;
+  bool metrics = false;
+  std::string log_file;
+  std::string level_name = "info";
   CLI::App app{"bench-engine_inprocess: engine cost with an instant upstream"};
   app.add_option("--seconds", seconds, "measured time")
       ->check(CLI::Range(0.1, 600.0));
@@ -195,6 +203,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{86400000}));
   app.add_flag("--cache", cache,
                "cache the answers (every call after the first is a hit)");
+  app.add_flag("--metrics", metrics, "count into a Prometheus registry");
+  app.add_option("--log", log_file, "write the JSON-lines event log here");
+  app.add_option("--log-level", level_name, "debug, info, warn or error")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
   CLI11_PARSE(app, argc, argv);
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
@@ -204,17 +216,37 @@ int main(int argc, char** argv) {
   if (events)
     opts.events = sink;
   opts.seed = 1;
-  auto created = engine::from_json(config_json(threads, deadline_ms, cache),
-                                   std::move(opts));
+  std::shared_ptr<metric_registry> registry;
+  if (metrics)
+    opts.metrics = registry = std::make_shared<metric_registry>();
+  if (!log_file.empty()) {
+    log_settings ls;
+    ls.enabled = true;
+    ls.file = log_file;
+    ls.level = level_name == "debug"   ? log_level::debug
+               : level_name == "warn"  ? log_level::warn
+               : level_name == "error" ? log_level::error
+                                       : log_level::info;
+    auto opened = log_sink::open(ls);
+    if (!opened) {
+      std::fprintf(stderr, "%s\n", opened.error().c_str());
+      return 1;
+    }
+    opts.log = *opened;
+  }
+  auto created
+      = engine::from_json(config_json(threads, deadline_ms, cache), std::move(opts));
   if (!created) {
     std::fprintf(stderr, "engine: %s\n", created.error().c_str());
     return 1;
   }
   auto& eng = **created;
   std::printf("engine_inprocess: %zu in flight, %u engine threads, %u cores, "
-              "event sink %s, deadline %s, cache %s\n",
+              "event sink %s, metrics %s, log %s, deadline %s, cache %s\n",
               in_flight, threads, std::thread::hardware_concurrency(),
-              events ? "on" : "off",
+              events ? "on" : "off", metrics ? "on" : "off",
+              log_file.empty() ? "off"
+                               : (log_file + " at " + level_name).c_str(),
               deadline_ms > 0 ? (std::to_string(deadline_ms) + " ms").c_str()
                               : "60 s (default)",
               cache ? "on" : "off");
@@ -256,6 +288,10 @@ int main(int argc, char** argv) {
     std::printf("  events           %.1f per call\n",
                 static_cast<double>(sink->events.load())
                     / static_cast<double>(drv.completed()));
+  if (registry) {
+    auto text = registry->render();
+    std::printf("  metrics          %zu bytes rendered\n", text.size());
+  }
   eng.shutdown(std::chrono::seconds{5});
   return 0;
 }

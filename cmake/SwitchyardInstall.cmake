@@ -34,8 +34,9 @@ install(TARGETS ${_switchyard_install_targets}
 # that closure must be listed here; scripts/check-install.sh builds against
 # the installed tree and fails otherwise).
 set(_switchyard_core_headers
-  adapter.hpp config.hpp error.hpp events.hpp expected.hpp http.hpp model.hpp
-  sse.hpp stream.hpp time.hpp transport.hpp
+  adapter.hpp config.hpp error.hpp event_log.hpp events.hpp expected.hpp http.hpp
+  metrics.hpp
+  model.hpp sse.hpp stream.hpp time.hpp transport.hpp
   policy/circuit_breaker.hpp policy/settings.hpp policy/time_window.hpp)
 foreach(h IN LISTS _switchyard_core_headers)
   get_filename_component(_dir "${h}" DIRECTORY)
@@ -45,6 +46,7 @@ foreach(h IN LISTS _switchyard_core_headers)
 endforeach()
 if(TARGET switchyard_actors)
   install(FILES "${PROJECT_SOURCE_DIR}/actors/include/switchyard/engine.hpp"
+    "${PROJECT_SOURCE_DIR}/actors/include/switchyard/engine_metrics.hpp"
     DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}/switchyard"
     COMPONENT switchyard_dev)
 endif()

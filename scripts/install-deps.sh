@@ -8,7 +8,7 @@ packages=(
   libcaf-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev libboost-dev
   libcli11-dev libspdlog-dev libhiredis-dev redis-server wrk nginx-light
   clang clang-format clang-tidy libclang-rt-dev curl python3 openssl
-  chromium libjs-chart.js
+  chromium libjs-chart.js prometheus
 )
 # The SDK tests (tests/sdk) run the official npm packages on node >= 18. A
 # machine that already has node (e.g. from another repository, with its own

@@ -2,6 +2,9 @@
 
 #include "engine_core.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 namespace switchyard {
 
 deployment_runtime::deployment_runtime(size_t idx, const deployment_config& cfg,
@@ -45,6 +48,15 @@ void deployment_runtime::publish_breaker(time_point now) noexcept {
 }
 
 void deployment_runtime::mark_down(time_point until, failure why) noexcept {
+  auto text = std::string{to_string(why.cls)};
+  if (why.status != 0)
+    text += " (" + std::to_string(why.status) + ")";
+  if (!why.code.empty())
+    text += ": " + why.code;
+  {
+    std::lock_guard guard{down_mtx};
+    down_text = std::move(text);
+  }
   down_reason = std::move(why);
   board.down_until_ns.store(to_ns(until), std::memory_order_relaxed);
 }
@@ -55,6 +67,10 @@ bool deployment_runtime::take_adopted(uint64_t id, uint32_t dispatch) {
 }
 
 void deployment_runtime::clear_down() noexcept {
+  {
+    std::lock_guard guard{down_mtx};
+    down_text.clear();
+  }
   down_reason = failure{};
   board.down_until_ns.store(0, std::memory_order_relaxed);
 }
@@ -66,6 +82,43 @@ deployment_view::hedge_delay(const route_config* route) const noexcept {
     return std::nullopt;
   return from_ns(ns) - time_point{};
 }
+
+namespace {
+
+/// Percentiles of the recent successful attempts and the recent failure
+/// share per class, from the board's ring.
+void recent_summary(const deployment_board& b, deployment_status& out) {
+  std::vector<int64_t> ok;
+  std::array<uint32_t, error_class_count> failed{};
+  size_t samples = 0;
+  for (size_t i = 0; i < deployment_board::recent_samples; ++i) {
+    auto o = b.recent_outcome[i].load(std::memory_order_relaxed);
+    if (o == deployment_board::no_sample)
+      continue;
+    ++samples;
+    if (o == 0)
+      ok.push_back(b.recent_latency_ns[i].load(std::memory_order_relaxed));
+    else if (o <= error_class_count)
+      ++failed[o - 1];
+  }
+  out.recent_samples = static_cast<uint32_t>(samples);
+  for (size_t c = 0; c < error_class_count; ++c)
+    if (failed[c] > 0)
+      out.recent_errors[std::string{to_string(all_error_classes[c])}]
+          = static_cast<double>(failed[c]) / static_cast<double>(samples);
+  if (ok.empty())
+    return;
+  std::sort(ok.begin(), ok.end());
+  auto at = [&](double q) {
+    auto idx = static_cast<size_t>(q * static_cast<double>(ok.size() - 1));
+    return timespan{ok[idx]};
+  };
+  out.latency_p50 = at(0.50);
+  out.latency_p90 = at(0.90);
+  out.latency_p99 = at(0.99);
+}
+
+} // namespace
 
 deployment_status deployment_view::status(time_point now) const {
   const auto& b = rt_->board;
@@ -85,6 +138,18 @@ deployment_status deployment_view::status(time_point now) const {
   out.restarts = b.restarts.load(relaxed);
   auto down = b.down_until_ns.load(relaxed);
   out.marked_down = down != 0 && from_ns(down) > now;
+  if (out.marked_down) {
+    std::lock_guard guard{rt_->down_mtx};
+    out.down_reason = rt_->down_text;
+  }
+  if (auto v = b.remaining_requests.load(relaxed); v >= 0)
+    out.ratelimit_remaining_requests = v;
+  if (auto v = b.remaining_tokens.load(relaxed); v >= 0)
+    out.ratelimit_remaining_tokens = v;
+  if (auto ms = b.last_transition_ms.load(relaxed); ms != 0)
+    out.last_transition
+        = std::chrono::system_clock::time_point{std::chrono::milliseconds{ms}};
+  recent_summary(b, out);
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include "switchyard/policy/retry_budget.hpp"
 #include "switchyard/random.hpp"
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -50,6 +51,37 @@ struct deployment_board {
   std::atomic<uint32_t> queued{0};
   /// Restarts of the provider actor so far.
   std::atomic<uint32_t> restarts{0};
+  /// The upstream's last `x-ratelimit-remaining-requests` / `-tokens`
+  /// (-1 while it sent none).
+  std::atomic<int64_t> remaining_requests{-1};
+  std::atomic<int64_t> remaining_tokens{-1};
+  /// Wall-clock time of the breaker's last transition (ms since the Unix
+  /// epoch; 0 = none yet).
+  std::atomic<int64_t> last_transition_ms{0};
+  /// The last attempts' latencies (ns) and outcomes (0 ok, 1 + error class,
+  /// `no_sample` for an empty slot): a ring written by the provider actor
+  /// alone (`record_sample`), read by `status` for percentiles and error
+  /// shares by class.
+  static constexpr size_t recent_samples = 128;
+  static constexpr uint8_t no_sample = 255;
+  std::array<std::atomic<int64_t>, recent_samples> recent_latency_ns{};
+  std::array<std::atomic<uint8_t>, recent_samples> recent_outcome{};
+  std::atomic<uint64_t> recent_next{0};
+
+  deployment_board() {
+    for (auto& o : recent_outcome)
+      o.store(no_sample, std::memory_order_relaxed);
+  }
+
+  /// Adds one attempt's outcome to the ring.
+  void record_sample(std::optional<error_class> cls,
+                     timespan latency) noexcept {
+    auto i = recent_next.load(std::memory_order_relaxed) % recent_samples;
+    recent_latency_ns[i].store(latency.count(), std::memory_order_relaxed);
+    recent_outcome[i].store(cls ? 1 + static_cast<uint8_t>(*cls) : 0,
+                            std::memory_order_relaxed);
+    recent_next.fetch_add(1, std::memory_order_relaxed);
+  }
 };
 
 /// What a deployment keeps per route that targets it, because the route's
@@ -97,6 +129,10 @@ struct deployment_runtime {
   deployment_board board;
   /// Why the deployment is marked down (auth, quota, restarts).
   failure down_reason;
+  /// `down_reason` as `status` reports it (class, status, code; never the
+  /// upstream's message, which may quote a key), guarded by `down_mtx`.
+  mutable std::mutex down_mtx;
+  std::string down_text;
   uint64_t calls = 0;
   uint64_t failures = 0;
   /// Exponentially weighted share of failed attempts (alpha 0.1).

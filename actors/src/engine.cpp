@@ -2,6 +2,7 @@
 
 #include "cache_front.hpp"
 #include "engine_core.hpp"
+#include "observability.hpp"
 #include "router.hpp"
 #include "supervisor.hpp"
 #include "switchyard/actors.hpp"
@@ -53,6 +54,8 @@ struct engine::impl {
   std::atomic<bool> stopped{false};
   /// Set once every actor has stopped.
   std::atomic<bool> halted{false};
+  /// The event log and how a metrics registry's scrape reaches `status()`.
+  observers observed;
 
   const router_actor& router_of(uint64_t id) const {
     return routers[id % routers.size()];
@@ -80,6 +83,7 @@ engine::engine(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
 
 engine::~engine() {
   shutdown();
+  impl_->observed.link->bind(nullptr);
 }
 
 expected<std::unique_ptr<engine>, std::string>
@@ -87,6 +91,10 @@ engine::create(engine_config cfg, engine_options opts) {
   if (cfg.routes.empty())
     return unexpected{std::string{"configuration has no routes"}};
   auto ptr = std::make_unique<impl>();
+  auto observed = attach_observers(cfg, opts);
+  if (!observed)
+    return unexpected{observed.error()};
+  ptr->observed = std::move(*observed);
   auto threads
       = cfg.engine.threads != 0
             ? size_t{cfg.engine.threads}
@@ -145,7 +153,10 @@ engine::create(engine_config cfg, engine_options opts) {
         return {[](courier_job& job) { job.run(); }};
       }));
   }
-  return std::unique_ptr<engine>{new engine(std::move(ptr))};
+  auto link = ptr->observed.link;
+  auto eng = std::unique_ptr<engine>{new engine(std::move(ptr))};
+  link->bind(eng.get());
+  return eng;
 }
 
 expected<std::unique_ptr<engine>, std::string>
@@ -383,7 +394,8 @@ void engine::shutdown(timespan drain) {
   if (d.stopped.exchange(true))
     return;
   d.accepting = false;
-  if (!d.calls->wait_idle(drain)) {
+  bool drained = d.calls->wait_idle(drain);
+  if (!drained) {
     for (auto& r : d.routers)
       caf::anon_send(r, cancel_atom::value);
     d.calls->wait_idle(std::chrono::seconds{5});
@@ -399,6 +411,10 @@ void engine::shutdown(timespan drain) {
   // handles and the actor system stay until the engine is destroyed (see
   // `impl`).
   d.core->client.reset();
+  if (d.observed.log) {
+    d.observed.log->note(log_level::info, "shutdown", {{"drained", drained}});
+    d.observed.log->flush();
+  }
 }
 
 std::string_view to_string(deployment_command cmd) noexcept {

@@ -45,6 +45,22 @@ void admit(self_ptr self, deployment_call call, probe_ticket probe) {
   start_attempt(self, pc);
 }
 
+/// Rejects a call at once and reports it (`call_refused`).
+void refuse(self_ptr self, const deployment_call& call, deployment_result r) {
+  auto& st = self->state;
+  if (st.core->events) {
+    call_refused ev;
+    ev.call_id = call.call_id;
+    ev.deployment = st.rt->config.name;
+    if (call.route)
+      ev.route = call.route->name;
+    ev.reason = r.failure.code;
+    ev.metadata = call.metadata;
+    st.core->emit(std::move(ev));
+  }
+  reply(self, call, std::move(r));
+}
+
 /// Admits a call, queues it for an in-flight slot, or rejects it at once
 /// (marked down, breaker open, local limits, queue full).
 void on_call(self_ptr self, deployment_call& call) {
@@ -56,44 +72,44 @@ void on_call(self_ptr self, deployment_call& call) {
       down != 0 && from_ns(down) > now) {
     auto f = rt.down_reason;
     f.message = "deployment marked down: " + f.message;
-    reply(self, call, rejection(std::move(f), from_ns(down)));
+    refuse(self, call, rejection(std::move(f), from_ns(down)));
     return;
   }
   if (rt.board.disabled.load(std::memory_order_relaxed)) {
-    reply(self, call,
-          rejection(
-              make_failure(engine_code::marked_down, "disabled by an operator"),
-              time_point::max()));
+    refuse(self, call,
+           rejection(make_failure(engine_code::marked_down,
+                                  "disabled by an operator"),
+                     time_point::max()));
     return;
   }
   if (probing(rt) || !rt.breaker.allow(now)) {
     emit_transition(self, now);
-    reply(self, call,
-          rejection(
-              make_failure(engine_code::breaker_open,
-                           "circuit breaker of " + rt.config.name + " is open"),
-              rt.breaker.retry_at(now)));
+    refuse(self, call,
+           rejection(make_failure(engine_code::breaker_open,
+                                  "circuit breaker of " + rt.config.name
+                                      + " is open"),
+                     rt.breaker.retry_at(now)));
     return;
   }
   emit_transition(self, now);
   auto probe = probe_if_half_open(rt.breaker);
   auto grant = rt.limiter.acquire(now, estimate_tokens(*call.request));
   if (!grant.granted) {
-    reply(self, call,
-          rejection(make_failure(engine_code::local_rate_limit,
-                                 "local rate limit of " + rt.config.name
-                                     + " reached"),
-                    grant.ready_at));
+    refuse(self, call,
+           rejection(make_failure(engine_code::local_rate_limit,
+                                  "local rate limit of " + rt.config.name
+                                      + " reached"),
+                     grant.ready_at));
     return;
   }
   auto cap = rt.config.limits.max_in_flight;
   if (cap != 0 && st.calls.size() >= cap) {
     if (st.queue.size() >= rt.config.limits.max_queue) {
-      reply(self, call,
-            rejection(make_failure(engine_code::queue_full,
-                                   "in-flight cap of " + rt.config.name
-                                       + " reached and its queue is full"),
-                      now));
+      refuse(self, call,
+             rejection(make_failure(engine_code::queue_full,
+                                    "in-flight cap of " + rt.config.name
+                                        + " reached and its queue is full"),
+                       now));
       return;
     }
     st.queue.push_back({std::move(call), std::move(probe)});
@@ -268,6 +284,11 @@ void emit_transition(self_ptr self, time_point now) {
   auto& st = self->state;
   st.rt->publish_breaker(now);
   if (auto t = st.rt->breaker.take_transition()) {
+    st.rt->board.last_transition_ms.store(
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch())
+            .count(),
+        std::memory_order_relaxed);
     breaker_changed ev;
     ev.deployment = st.rt->config.name;
     ev.from = std::string{to_string(t->from)};

@@ -96,8 +96,9 @@ void after_failure(self_ptr self, pending_call& pc, failure f,
   }
   ++pc.retries;
   ++pc.generation;
-  st.core->emit(retry_scheduled{pc.call.call_id, rt.config.name, f.cls, v.delay,
-                                v.delay_from_hint, pc.call.metadata});
+  st.core->emit(retry_scheduled{
+      pc.call.call_id, rt.config.name, f.cls, v.delay, v.delay_from_hint,
+      pc.call.metadata, pc.call.route ? pc.call.route->name : std::string{}});
   pc.last = std::move(f);
   self->delayed_send(caf::actor_cast<provider_actor>(self), v.delay,
                      retry_atom::value, pc.call.call_id, pc.generation);
@@ -116,6 +117,8 @@ void conclude(self_ptr self, pending_call& pc, std::optional<failure> f,
   auto now = self->clock().now();
   auto call_id = pc.call.call_id;
   rt.record_outcome(f.has_value());
+  rt.board.record_sample(f ? std::optional{f->cls} : std::nullopt,
+                         health_latency);
   auto rec = make_record(rt, f, latency, status);
   if (resp) {
     rec.usage = resp->usage;
@@ -124,11 +127,23 @@ void conclude(self_ptr self, pending_call& pc, std::optional<failure> f,
     rec.usage_estimated = true;
   }
   pc.attempts.push_back(std::move(rec));
-  st.core->emit(attempt_finished{
-      call_id, rt.config.name,
-      pc.call.attempts_before + static_cast<uint32_t>(pc.attempts.size() - 1),
-      f ? std::optional{f->cls} : std::nullopt, status, latency,
-      pc.call.metadata});
+  if (st.core->events) {
+    attempt_finished ev;
+    ev.call_id = call_id;
+    ev.deployment = rt.config.name;
+    ev.attempt = pc.call.attempts_before
+                 + static_cast<uint32_t>(pc.attempts.size() - 1);
+    ev.cls = f ? std::optional{f->cls} : std::nullopt;
+    ev.status = status;
+    ev.latency = latency;
+    ev.metadata = pc.call.metadata;
+    if (pc.call.route)
+      ev.route = pc.call.route->name;
+    ev.usage = pc.attempts.back().usage;
+    if (pc.call.stream && pc.content)
+      ev.first_token = health_latency;
+    st.core->emit(std::move(ev));
+  }
   pc.probe.consume(); // the breaker hears the verdict below
   if (resp) {
     rt.breaker.on_success(now, health_latency);
@@ -310,9 +325,17 @@ void on_transfer(self_ptr self, uint64_t key, transfer_result& tr) {
   auto latency = now - pc->attempt_start;
   auto wall = std::chrono::system_clock::now();
   auto f = transfer_failure(rt, tr, wall);
-  if (tr.error == transport_error::none && rt.config.limits.rate.follow_headers)
-    rt.limiter.observe(parse_rate_limit_headers(tr.response.headers, wall),
-                       now);
+  if (tr.error == transport_error::none
+      && rt.config.limits.rate.follow_headers) {
+    auto seen = parse_rate_limit_headers(tr.response.headers, wall);
+    if (seen.remaining_requests)
+      rt.board.remaining_requests.store(*seen.remaining_requests,
+                                        std::memory_order_relaxed);
+    if (seen.remaining_tokens)
+      rt.board.remaining_tokens.store(*seen.remaining_tokens,
+                                      std::memory_order_relaxed);
+    rt.limiter.observe(seen, now);
+  }
   std::optional<chat_response> resp;
   if (!f) {
     auto parsed = rt.codec->parse_response(tr.response);

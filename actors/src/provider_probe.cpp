@@ -90,9 +90,14 @@ void on_probe(self_ptr self, transfer_result& tr) {
   auto now = self->clock().now();
   auto latency = now - st.probe_start;
   auto f = probe_failure(rt, tr);
-  st.core->emit(attempt_finished{0, rt.config.name, 0,
-                                 f ? std::optional{f->cls} : std::nullopt,
-                                 tr.response.status, latency, nullptr});
+  if (st.core->events) {
+    attempt_finished ev;
+    ev.deployment = rt.config.name;
+    ev.cls = f ? std::optional{f->cls} : std::nullopt;
+    ev.status = tr.response.status;
+    ev.latency = latency;
+    st.core->emit(ev);
+  }
   if (f) {
     rt.breaker.on_failure(now, f->cls, f->retry_after);
     emit_transition(self, now); // reopens: the next probe is armed

@@ -163,7 +163,8 @@ void cancel_running(self_ptr self, routed_call& c, engine_code why) {
     self->send(core.directory.get(r.deployment), cancel_atom::value, c.id, why);
     if (r.hedge && core.events)
       core.emit(hedge_event{c.id, core.view(r.deployment).config().name,
-                            hedge_phase::cancelled, c.metadata});
+                            hedge_phase::cancelled, c.metadata,
+                            c.plan ? c.plan->config->name : std::string{}});
   }
 }
 
@@ -241,9 +242,10 @@ void send_to(self_ptr self, routed_call& c, size_t dep, bool hedge) {
   auto& core = *st.core;
   auto rt = core.view(dep);
   if (c.last_deployment && !hedge && core.events && c.last_failure)
-    core.emit(fallback_taken{
-        c.id, core.view(*c.last_deployment).config().name, rt.config().name,
-        std::string{to_string(c.last_failure->cls)}, c.metadata});
+    core.emit(fallback_taken{c.id, core.view(*c.last_deployment).config().name,
+                             rt.config().name,
+                             std::string{to_string(c.last_failure->cls)},
+                             c.metadata, c.plan->config->name});
   auto hdl = core.directory.get(dep);
   if (st.watched[dep] != hdl.address()) {
     // A crash of this actor must fail over the calls sent to it, even those
@@ -454,8 +456,8 @@ void on_result(self_ptr self, routed_call& c, uint32_t dispatch,
   if (r.response) {
     cancel_running(self, c, engine_code::cancelled);
     if (was_hedge && core.events)
-      core.emit(
-          hedge_event{c.id, rt.config().name, hedge_phase::won, c.metadata});
+      core.emit(hedge_event{c.id, rt.config().name, hedge_phase::won,
+                            c.metadata, c.plan->config->name});
     auto resp = std::move(*r.response);
     resp.attempts = std::move(c.trail);
     finish(self, c, std::move(resp));
@@ -746,7 +748,8 @@ router(router_actor::stateful_pointer<router_state> self,
             auto& core = *self->state.core;
             if (core.events)
               core.emit(hedge_event{c.id, core.view(*dep).config().name,
-                                    hedge_phase::fired, c.metadata});
+                                    hedge_phase::fired, c.metadata,
+                                    c.plan->config->name});
             send_to(self, c, *dep, true);
           }
         });

@@ -1,10 +1,14 @@
 // switchyard-gateway: an OpenAI- and Anthropic-compatible HTTP gateway on the
 // embedded engine. See configs/README.md (section "gateway").
 #include "calls.hpp"
+#include "chartjs.hpp"
+#include "observe.hpp"
 #include "server.hpp"
 #include "service.hpp"
 #include "settings.hpp"
 #include "switchyard/engine.hpp"
+#include "switchyard/event_log.hpp"
+#include "switchyard/metrics.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -75,9 +79,29 @@ int main(int argc, char** argv) {
                 + " without authentication: configure gateway.keys, listen "
                   "on a loopback address, or pass --allow-unauthenticated");
   auto tracker = std::make_shared<attempt_tracker>();
+  observability obs;
+  obs.metrics = std::make_shared<metric_registry>();
+  obs.events = std::make_shared<event_ring>();
+  // Without Chart.js the dashboard still works, without its chart.
+  obs.dashboard = dashboard_page(read_chart_js().value_or(std::string{}));
   engine_options eng_opts;
-  eng_opts.events = tracker;
-  auto eng = engine::from_json(file->engine_json, eng_opts);
+  eng_opts.events = std::make_shared<fanout_sink>(
+      std::vector<std::shared_ptr<event_sink>>{tracker, obs.events});
+  eng_opts.metrics = obs.metrics;
+  auto parsed = parse_config(file->engine_json);
+  if (!parsed)
+    return fail(opts.config_file + ":\n" + to_string(parsed.error()));
+  // The gateway opens the log itself so that `config_loaded` follows the
+  // `listening on` line (the first line of stdout, where the log may go).
+  auto loaded = describe_config(*parsed);
+  std::shared_ptr<log_sink> log;
+  if (parsed->log.enabled) {
+    auto opened = log_sink::open(parsed->log);
+    if (!opened)
+      return fail(opts.config_file + ":\n" + opened.error());
+    log = eng_opts.log = *opened;
+  }
+  auto eng = engine::create(std::move(*parsed), eng_opts);
   if (!eng)
     return fail(opts.config_file + ":\n" + eng.error());
   auto grace = settings.drain_grace;
@@ -88,7 +112,7 @@ int main(int argc, char** argv) {
                          ? opts.threads
                          : std::max(1u, std::thread::hardware_concurrency());
   srv_opts.limits = settings.limits;
-  service svc{**eng, tracker, std::move(settings)};
+  service svc{**eng, tracker, std::move(settings), std::move(obs)};
   std::unique_ptr<http_server> server;
   try {
     server = std::make_unique<http_server>(srv_opts, svc);
@@ -98,6 +122,8 @@ int main(int argc, char** argv) {
   std::printf("listening on %s:%u\n", addr->host.c_str(),
               static_cast<unsigned>(server->port()));
   std::fflush(stdout);
+  if (log)
+    log->note(log_level::info, "config_loaded", loaded);
   std::thread drainer;
   server->run([&] {
     // Stop taking work, let what runs finish within the grace period, cancel

@@ -1,10 +1,12 @@
 #include "service.hpp"
 
+#include "switchyard/metrics.hpp"
 #include "text.hpp"
 
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <ctime>
 
 #include <nlohmann/json.hpp>
 
@@ -82,11 +84,24 @@ bool asks_no_cache(std::string_view value) {
   return false;
 }
 
+/// The `after` query parameter of /events (0 when absent or bad).
+uint64_t after_param(std::string_view target) {
+  auto q = target.find("after=");
+  if (q == std::string_view::npos)
+    return 0;
+  uint64_t v = 0;
+  for (auto i = q + 6;
+       i < target.size() && target[i] >= '0' && target[i] <= '9'; ++i)
+    v = v * 10 + static_cast<uint64_t>(target[i] - '0');
+  return v;
+}
+
 } // namespace
 
 service::service(engine& eng, std::shared_ptr<attempt_tracker> tracker,
-                 gateway_settings settings)
-    : eng_(eng), tracker_(std::move(tracker)), settings_(std::move(settings)) {
+                 gateway_settings settings, observability obs)
+    : eng_(eng), tracker_(std::move(tracker)), settings_(std::move(settings)),
+      obs_(std::move(obs)) {
   auto now = std::chrono::steady_clock::now();
   for (const auto& k : settings_.keys) {
     auto m = std::make_unique<key_meter>();
@@ -115,6 +130,10 @@ bool service::is_admin(const request_view& req) const {
   if (settings_.admin_key.empty())
     return settings_.keys.empty(); // unauthenticated loopback gateway
   return same_key(presented_key(req), settings_.admin_key);
+}
+
+bool service::may_observe(const request_view& req) const {
+  return authenticate(req).has_value() || is_admin(req);
 }
 
 std::optional<timespan> service::take(int k) {
@@ -183,18 +202,44 @@ void service::handle(const request_view& req, std::shared_ptr<exchange> ex) {
     return reply(models(*k));
   }
   if (path == "/status" && get) {
-    if (!authenticate(req) && !is_admin(req))
+    if (!may_observe(req))
       return openai_error(
           make_error(401, "missing or invalid API key", "invalid_api_key"));
     return reply(status());
+  }
+  if (path == "/metrics" && get && obs_.metrics) {
+    if (!may_observe(req))
+      return openai_error(
+          make_error(401, "missing or invalid API key", "invalid_api_key"));
+    http_response res;
+    res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    res.body = obs_.metrics->render();
+    return reply(std::move(res));
+  }
+  if (path == "/events" && get && obs_.events) {
+    if (!may_observe(req))
+      return openai_error(
+          make_error(401, "missing or invalid API key", "invalid_api_key"));
+    http_response res;
+    res.body = obs_.events->since(after_param(req.target()));
+    return reply(std::move(res));
+  }
+  if (path == "/dashboard" && get && !obs_.dashboard.empty()) {
+    // The page holds no data: it fetches /status and /events with a key.
+    http_response res;
+    res.content_type = "text/html; charset=utf-8";
+    res.headers.emplace_back("cache-control", "no-store");
+    res.body = obs_.dashboard;
+    return reply(std::move(res));
   }
   if (path.substr(0, 19) == "/admin/deployments/") {
     if (!post)
       return openai_error(make_error(405, "use POST"));
     return reply(admin(path.substr(19), req));
   }
-  for (auto known : {"/v1/chat/completions", "/v1/messages", "/v1/completions",
-                     "/health", "/ready", "/v1/models", "/status"})
+  for (auto known :
+       {"/v1/chat/completions", "/v1/messages", "/v1/completions", "/health",
+        "/ready", "/v1/models", "/status", "/metrics", "/events", "/dashboard"})
     if (path == known)
       return openai_error(make_error(405, "method not allowed"));
   openai_error(
@@ -296,8 +341,43 @@ bool usable(const deployment_status& d) {
          && d.breaker != breaker_state::forced_open;
 }
 
+double millis(timespan d) {
+  return std::chrono::duration<double, std::milli>{d}.count();
+}
+
+/// A wall-clock time as ISO 8601 UTC with milliseconds.
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                t.time_since_epoch())
+                .count();
+  auto secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
 json to_json(const deployment_status& d) {
-  return {
+  json extra = {
+      {"latency_p50_ms", millis(d.latency_p50)},
+      {"latency_p90_ms", millis(d.latency_p90)},
+      {"latency_p99_ms", millis(d.latency_p99)},
+      {"recent_samples", d.recent_samples},
+      {"recent_errors", d.recent_errors},
+      {"last_transition",
+       d.last_transition ? json(iso_time(*d.last_transition)) : json{}},
+      {"down_reason", d.marked_down ? json(d.down_reason) : json{}},
+      {"ratelimit_remaining_requests",
+       d.ratelimit_remaining_requests ? json(*d.ratelimit_remaining_requests)
+                                      : json{}},
+      {"ratelimit_remaining_tokens", d.ratelimit_remaining_tokens
+                                         ? json(*d.ratelimit_remaining_tokens)
+                                         : json{}},
+  };
+  json base = {
       {"name", d.name},
       {"provider", d.provider},
       {"model", d.model},
@@ -314,6 +394,8 @@ json to_json(const deployment_status& d) {
       {"restarts", d.restarts},
       {"marked_down", d.marked_down},
   };
+  base.update(extra);
+  return base;
 }
 
 } // namespace

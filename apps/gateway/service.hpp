@@ -5,6 +5,7 @@
 
 #include "calls.hpp"
 #include "http.hpp"
+#include "observe.hpp"
 #include "settings.hpp"
 #include "switchyard/engine.hpp"
 
@@ -13,13 +14,25 @@
 #include <mutex>
 #include <vector>
 
+namespace switchyard {
+class metric_registry;
+} // namespace switchyard
+
 namespace switchyard::gateway {
+
+/// What the operator endpoints (/metrics, /events, /dashboard) read.
+struct observability {
+  std::shared_ptr<metric_registry> metrics;
+  std::shared_ptr<event_ring> events;
+  /// The dashboard page, built once.
+  std::string dashboard;
+};
 
 /// Answers every request of the gateway.
 class service final : public request_handler {
 public:
   service(engine& eng, std::shared_ptr<attempt_tracker> tracker,
-          gateway_settings settings);
+          gateway_settings settings, observability obs = {});
 
   void handle(const request_view& req, std::shared_ptr<exchange> ex) override;
 
@@ -50,6 +63,10 @@ private:
 
   bool is_admin(const request_view& req) const;
 
+  /// May read /status, /metrics and /events: any gateway key or the admin
+  /// key (everyone when no key is configured).
+  bool may_observe(const request_view& req) const;
+
   /// Takes one request from key `k`'s budget; returns the wait when empty.
   std::optional<timespan> take(int k);
 
@@ -66,6 +83,7 @@ private:
   engine& eng_;
   std::shared_ptr<attempt_tracker> tracker_;
   gateway_settings settings_;
+  observability obs_;
   std::vector<std::unique_ptr<key_meter>> meters_;
   std::shared_ptr<call_counter> calls_ = std::make_shared<call_counter>();
   std::atomic<bool> draining_{false};

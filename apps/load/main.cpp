@@ -4,6 +4,7 @@
 // scenario; prints live progress and a summary, writes JSON and a
 // self-contained HTML report. Exit 0: run completed and expectations held;
 // 1: an expectation failed; 2: bad arguments or configuration.
+#include "chartjs.hpp"
 #include "driver.hpp"
 #include "mock_fleet.hpp"
 #include "report.hpp"
@@ -162,11 +163,9 @@ std::vector<std::string> read_prompts(const std::string& file) {
 }
 
 std::string chart_js() {
-  const char* path = std::getenv("SWITCHYARD_CHARTJS");
-  std::string file = path ? path : SWITCHYARD_CHARTJS;
-  auto text = demo::read_file(file);
-  if (!text || text->empty())
-    fail("--report needs Chart.js at " + file
+  auto text = read_chart_js();
+  if (!text)
+    fail("--report needs Chart.js at " + chart_js_path()
          + " (apt-get install libjs-chart.js, or set SWITCHYARD_CHARTJS)");
   return *text;
 }

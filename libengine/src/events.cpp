@@ -41,9 +41,8 @@ struct renderer {
            + e.to + " (" + e.reason + ")";
   }
   std::string operator()(const hedge_event& e) const {
-    static constexpr const char* names[] = {"fired", "won", "cancelled"};
     return "call " + std::to_string(e.call_id) + ": hedge on " + e.deployment
-           + " " + names[static_cast<int>(e.phase)];
+           + " " + std::string{to_string(e.phase)};
   }
   std::string operator()(const breaker_changed& e) const {
     auto out = "breaker " + e.deployment + ": " + e.from + " -> " + e.to;
@@ -56,6 +55,10 @@ struct renderer {
            + std::to_string(e.restarts_in_window) + " in window"
            + (e.marked_down ? ", marked down)" : ")");
   }
+  std::string operator()(const call_refused& e) const {
+    return "call " + std::to_string(e.call_id) + ": " + e.deployment
+           + " refused it (" + e.reason + ")";
+  }
   std::string operator()(const call_finished& e) const {
     return "call " + std::to_string(e.call_id) + " on route " + e.route + ": "
            + outcome(e.cls) + " via "
@@ -65,6 +68,29 @@ struct renderer {
 };
 
 } // namespace
+
+fanout_sink::fanout_sink(std::vector<std::shared_ptr<event_sink>> sinks) {
+  for (auto& s : sinks)
+    if (s)
+      sinks_.push_back(std::move(s));
+}
+
+void fanout_sink::on_event(const engine_event& ev) {
+  for (auto& s : sinks_)
+    s->on_event(ev);
+}
+
+std::string_view to_string(hedge_phase phase) noexcept {
+  switch (phase) {
+    case hedge_phase::fired:
+      return "fired";
+    case hedge_phase::won:
+      return "won";
+    case hedge_phase::cancelled:
+      return "cancelled";
+  }
+  return "fired";
+}
 
 std::string to_string(const engine_event& ev) {
   return std::visit(renderer{}, ev);

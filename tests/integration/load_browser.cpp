@@ -1,4 +1,5 @@
 #define CAF_SUITE load_browser
+#include "integration/support_browser.hpp"
 #include "integration/support_load.hpp"
 #include "integration/support_process.hpp"
 
@@ -9,55 +10,8 @@
 
 using namespace switchyard::test;
 
-namespace {
-
-/// Headless Chromium with what it needs to run as root in a container.
-std::vector<std::string> chromium(std::vector<std::string> args) {
-  std::vector<std::string> argv{
-      "/usr/bin/chromium", "--headless",        "--no-sandbox",
-      "--disable-gpu",     "--hide-scrollbars", "--virtual-time-budget=5000"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return argv;
-}
-
-/// Runs a program to its end (at most 60 s) and returns its stdout.
-std::string run_to_end(std::vector<std::string> argv) {
-  auto proc = child_process::start(std::move(argv));
-  if (!proc)
-    CAF_FAIL("cannot start " << proc.error());
-  std::string out;
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds{60};
-  while (std::chrono::steady_clock::now() < until) {
-    if (auto line = proc->read_line(std::chrono::milliseconds{200})) {
-      out += *line + '\n';
-      continue;
-    }
-    if (proc->wait(std::chrono::milliseconds{0}))
-      return out;
-  }
-  proc->stop();
-  CAF_FAIL("chromium did not finish within 60 s");
-  return out;
-}
-
-/// The value of attribute `name` in the first `<div id="status" ...>`.
-std::string status_attr(const std::string& dom, const std::string& name) {
-  auto at = dom.find("id=\"status\"");
-  if (at == std::string::npos)
-    return "<no status element>";
-  auto end = dom.find('>', at);
-  auto key = name + "=\"";
-  auto k = dom.find(key, at);
-  if (k == std::string::npos || k > end)
-    return "<no " + name + ">";
-  auto v = k + key.size();
-  return dom.substr(v, dom.find('"', v) - v);
-}
-
-} // namespace
-
 CAF_TEST(the HTML report renders in headless chromium with data and no errors) {
-  if (::access("/usr/bin/chromium", X_OK) != 0)
+  if (!have_chromium())
     CAF_FAIL("chromium is not installed (bash scripts/install-deps.sh)");
   auto mock = start_mock();
   auto html = artifact_path("report.html");

@@ -84,6 +84,8 @@ public:
 using stream_callback = std::function<void(stream_event)>;
 
 class engine;
+class log_sink;
+class metric_registry;
 
 /// The pull side of a streamed call, with a bounded buffer: it holds at most
 /// the route's `stream.buffer_events` unread events. When the engine has one
@@ -170,6 +172,24 @@ struct deployment_status {
   uint32_t restarts = 0;
   /// True after auth failures, quota exhaustion or too many restarts.
   bool marked_down = false;
+  /// Why it is marked down: error class, upstream status and code (empty
+  /// when it is not marked down).
+  std::string down_reason;
+  /// Latency percentiles of the recent successful attempts (a stream's:
+  /// to its first token; zero when none).
+  timespan latency_p50{};
+  timespan latency_p90{};
+  timespan latency_p99{};
+  /// How many recent attempts (at most 128) the figures below cover.
+  uint32_t recent_samples = 0;
+  /// Share of those attempts that failed, per error class (only classes
+  /// that occurred).
+  std::map<std::string, double> recent_errors;
+  /// Wall-clock time of the breaker's last transition (none yet: nullopt).
+  std::optional<std::chrono::system_clock::time_point> last_transition;
+  /// The upstream's last `x-ratelimit-remaining-requests` / `-tokens`.
+  std::optional<int64_t> ratelimit_remaining_requests;
+  std::optional<int64_t> ratelimit_remaining_tokens;
 };
 
 /// A route as `engine::status()` reports it.
@@ -238,6 +258,16 @@ private:
 struct engine_options {
   /// Receives every engine event; may be null.
   std::shared_ptr<event_sink> events;
+  /// When set, the engine counts its work in this registry: a
+  /// `metrics_sink` gets its events (after `events`), and every render of
+  /// the registry refreshes the status gauges from `status()` while the
+  /// engine lives (<switchyard/metrics.hpp>).
+  std::shared_ptr<metric_registry> metrics;
+  /// The structured event log (<switchyard/event_log.hpp>); null means the
+  /// one the config's `log` section describes, if any. The engine writes its
+  /// events and its `shutdown` record to it, and `config_loaded` to a log it
+  /// opened itself (a program passing its own writes that one).
+  std::shared_ptr<log_sink> log;
   /// Runs the HTTP jobs; null means a real transport from the config.
   std::shared_ptr<http_client> client;
   /// Seed of the deployments' generators (backoff jitter); 0 means random.

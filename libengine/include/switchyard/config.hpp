@@ -168,6 +168,25 @@ struct engine_settings {
   cache_limits cache;
 };
 
+/// How much the event log writes: records at this level and above.
+enum class log_level : uint8_t { debug, info, warn, error };
+
+/// The structured event log (the top-level `log` section): JSON lines
+/// written asynchronously, to standard output or a rotated file.
+struct log_settings {
+  /// True when the config has a `log` section (the engine then logs).
+  bool enabled = false;
+  log_level level = log_level::info;
+  /// Empty: standard output; else the file, rotated at `max_size` bytes.
+  std::string file;
+  uint64_t max_size = uint64_t{100} << 20;
+  /// Rotated files kept besides the current one.
+  uint32_t max_files = 5;
+  /// Records waiting for the writer thread; when full, the oldest waiting
+  /// record is dropped (the engine never waits on the log).
+  uint32_t queue_size = 8192;
+};
+
 /// A complete, validated configuration.
 struct engine_config {
   std::map<std::string, provider_config, std::less<>> providers;
@@ -175,6 +194,7 @@ struct engine_config {
   std::map<std::string, route_config, std::less<>> routes;
   config_defaults defaults;
   engine_settings engine;
+  log_settings log;
   /// Route used when a call names none; empty when there is no such route.
   std::string default_route;
 

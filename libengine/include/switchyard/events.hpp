@@ -1,6 +1,7 @@
 #pragma once
 
 #include "switchyard/error.hpp"
+#include "switchyard/model.hpp"
 #include "switchyard/time.hpp"
 
 #include <cstdint>
@@ -10,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace switchyard {
 
@@ -37,6 +39,12 @@ struct attempt_finished {
   timespan latency{};
   /// The caller's metadata of the call.
   call_metadata metadata;
+  /// The call's route (empty for a breaker's probe).
+  std::string route;
+  /// Tokens the answer used (successes; estimated for a broken stream).
+  std::optional<switchyard::usage> usage;
+  /// A streamed attempt's time to its first content.
+  std::optional<timespan> first_token;
 };
 
 /// The same deployment will be tried again after `wait`.
@@ -49,6 +57,8 @@ struct retry_scheduled {
   bool from_server = false;
   /// The caller's metadata of the call.
   call_metadata metadata;
+  /// The call's route.
+  std::string route;
 };
 
 /// The call moved from one deployment to the next.
@@ -59,6 +69,8 @@ struct fallback_taken {
   std::string reason;
   /// The caller's metadata of the call.
   call_metadata metadata;
+  /// The call's route.
+  std::string route;
 };
 
 /// What happened to a hedge.
@@ -71,6 +83,8 @@ struct hedge_event {
   hedge_phase phase = hedge_phase::fired;
   /// The caller's metadata of the call.
   call_metadata metadata;
+  /// The call's route.
+  std::string route;
 };
 
 /// A deployment's circuit breaker changed state.
@@ -104,11 +118,25 @@ struct call_finished {
   call_metadata metadata;
 };
 
+/// A deployment turned a call away without sending it: its breaker is open,
+/// it is marked down or disabled, its local rate limit is reached or its
+/// in-flight cap and queue are full (the bulkhead).
+struct call_refused {
+  uint64_t call_id = 0;
+  std::string route;
+  std::string deployment;
+  /// The engine code (`breaker_open`, `marked_down`, `local_rate_limit`,
+  /// `queue_full`...).
+  std::string reason;
+  /// The caller's metadata of the call.
+  call_metadata metadata;
+};
+
 /// Everything the engine reports about its work.
 using engine_event
     = std::variant<attempt_started, attempt_finished, retry_scheduled,
                    fallback_taken, hedge_event, breaker_changed,
-                   provider_restarted, call_finished>;
+                   provider_restarted, call_finished, call_refused>;
 
 /// Receives engine events. Called from engine threads, concurrently: an
 /// implementation is thread-safe and never blocks.
@@ -119,6 +147,21 @@ public:
   /// Reports one event.
   virtual void on_event(const engine_event& ev) = 0;
 };
+
+/// Hands every event to several sinks in turn (for example a metrics sink
+/// and a log sink); null sinks are skipped.
+class fanout_sink : public event_sink {
+public:
+  explicit fanout_sink(std::vector<std::shared_ptr<event_sink>> sinks);
+
+  void on_event(const engine_event& ev) override;
+
+private:
+  std::vector<std::shared_ptr<event_sink>> sinks_;
+};
+
+/// Returns "fired", "won" or "cancelled".
+std::string_view to_string(hedge_phase phase) noexcept;
 
 /// Renders an event as one human-readable line.
 std::string to_string(const engine_event& ev);

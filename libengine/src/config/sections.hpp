@@ -47,6 +47,10 @@ void apply_limits(reader& rd, const json& obj, const std::string& path,
 void apply_timeouts(reader& rd, const json& obj, const std::string& path,
                     transfer_timeouts& out);
 
+/// Reads the `log` section (config/log.cpp).
+void apply_log(reader& rd, const json& obj, const std::string& path,
+               log_settings& out);
+
 /// Overlays an `engine.transport` object.
 void apply_transport(reader& rd, const json& obj, const std::string& path,
                      transport_config& out);
