@@ -32,12 +32,14 @@ std::string unknown_name(std::string_view what, std::string_view name,
 void config_parser::run(const json& root) {
   if (!rd_.object(root, "",
                   {"providers", "deployments", "routes", "defaults", "engine",
-                   "default_route"}))
+                   "default_route", "state"}))
     return;
   if (auto d = member(root, "defaults"))
     parse_defaults(*d);
   if (auto e = member(root, "engine"))
     parse_engine(*e);
+  if (auto s = member(root, "state"))
+    apply_state(rd_, *s, "state", cfg.state);
   if (auto ps = member(root, "providers");
       ps && rd_.any_object(*ps, "providers"))
     for (auto& [name, obj] : ps->items())

@@ -51,6 +51,10 @@ void apply_timeouts(reader& rd, const json& obj, const std::string& path,
 void apply_transport(reader& rd, const json& obj, const std::string& path,
                      transport_config& out);
 
+/// Reads the top-level `state` object (snapshot and Redis).
+void apply_state(reader& rd, const json& obj, const std::string& path,
+                 state_config& out);
+
 /// Reads a route or `defaults` object: checks that it holds only the
 /// route-policy keys (strategy, deadline_ms, ladder_ms, retry, backoff,
 /// retry_budget, hedge, stream_failover, stream) and `own_keys`, which the
