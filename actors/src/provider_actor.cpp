@@ -68,10 +68,11 @@ void on_call(self_ptr self, deployment_call& call) {
               time_point::max()));
     return;
   }
-  if (probing(rt) || !may_probe(self, now) || !rt.breaker.allow(now)) {
+  bool leased_elsewhere = !probing(rt) && !may_probe(self, now);
+  if (probing(rt) || leased_elsewhere || !rt.breaker.allow(now)) {
     emit_transition(self, now);
     // Another replica may hold the probe: try again once it had a chance.
-    auto retry_at = std::max(rt.breaker.retry_at(now), now + 10ms);
+    auto retry_at = leased_elsewhere ? now + 10ms : rt.breaker.retry_at(now);
     reply(self, call,
           rejection(
               make_failure(engine_code::breaker_open,
