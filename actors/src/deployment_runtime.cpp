@@ -42,6 +42,7 @@ time_point deployment_runtime::available_at(time_point now) const noexcept {
 void deployment_runtime::publish_breaker(time_point now) noexcept {
   auto st = breaker.state();
   board.breaker.store(static_cast<uint8_t>(st), std::memory_order_relaxed);
+  board.reopens.store(breaker.reopens(), std::memory_order_relaxed);
   if (st == breaker_state::open)
     board.open_until_ns.store(to_ns(breaker.retry_at(now)),
                               std::memory_order_relaxed);
@@ -57,6 +58,8 @@ void deployment_runtime::mark_down(time_point until, failure why) noexcept {
     std::lock_guard guard{down_mtx};
     down_text = std::move(text);
   }
+  board.down_class.store(static_cast<uint8_t>(why.cls),
+                         std::memory_order_relaxed);
   down_reason = std::move(why);
   board.down_until_ns.store(to_ns(until), std::memory_order_relaxed);
 }

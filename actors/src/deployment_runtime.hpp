@@ -4,6 +4,7 @@
 // what it publishes for routers (deployment_board), and the read-only view
 // routers get of it (deployment_view).
 
+#include "shared_state.hpp"
 #include "switchyard/actors.hpp"
 #include "switchyard/adapter.hpp"
 #include "switchyard/config.hpp"
@@ -33,8 +34,12 @@ struct deployment_board {
   std::atomic<uint8_t> breaker{0};
   /// While open: when it admits calls again (ns since the clock's epoch).
   std::atomic<int64_t> open_until_ns{0};
+  /// How often the breaker reopened since it last closed.
+  std::atomic<uint32_t> reopens{0};
   /// Marked down until this time (ns since epoch); 0 = not down.
   std::atomic<int64_t> down_until_ns{0};
+  /// `error_class` of the marking.
+  std::atomic<uint8_t> down_class{0};
   std::atomic<uint32_t> in_flight{0};
   std::atomic<int64_t> latency_ewma_ns{0};
   /// Taken out of every route by an operator until `enable` or `reset`.
@@ -140,6 +145,13 @@ struct deployment_runtime {
   uint32_t restarts = 0;
   /// Source of attempt keys; shared across restarts so keys never repeat.
   uint64_t next_key = 1;
+  /// This deployment's state shared through Redis; null without Redis. Set
+  /// before the provider actors start, cleared after they stopped.
+  shared_deployment* shared = nullptr;
+  /// The `shared_deployment::seq` and `breaker_seq` the provider actor
+  /// applied last.
+  uint64_t shared_seen = 0;
+  uint64_t shared_breaker_seen = 0;
   /// Generation of the active-probe timer; a stale timer carries an old one.
   uint64_t probe_generation = 0;
 

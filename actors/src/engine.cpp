@@ -3,7 +3,9 @@
 #include "cache_front.hpp"
 #include "engine_core.hpp"
 #include "observability.hpp"
+#include "redis_state.hpp"
 #include "router.hpp"
+#include "state_snapshots.hpp"
 #include "supervisor.hpp"
 #include "switchyard/actors.hpp"
 #include "testing.hpp"
@@ -38,6 +40,10 @@ struct engine::impl {
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   std::shared_ptr<engine_core> core;
+  /// State kept across restarts and shared with other replicas; stopped
+  /// once no actor runs.
+  std::unique_ptr<redis_state> redis;
+  std::unique_ptr<snapshot_writer> snapshots;
   supervisor_actor sup;
   /// The core's call counter and configuration.
   std::shared_ptr<call_counter> calls;
@@ -76,6 +82,24 @@ struct engine::impl {
       caf::anon_send(router_of(id), call_atom::value, std::move(cs));
   }
 };
+
+namespace {
+
+/// Restores the snapshot and starts the snapshot writer and the Redis
+/// client the config asks for, before the provider actors start.
+void start_state(engine::impl& d, time_point now) {
+  const auto& cfg = d.core->config->state;
+  if (!cfg.snapshot.path.empty()) {
+    restore_snapshot_file(*d.core, cfg.snapshot.path, now);
+    d.snapshots = std::make_unique<snapshot_writer>(cfg.snapshot, *d.core);
+  }
+  if (!cfg.redis.url.empty()) {
+    d.redis = std::make_unique<redis_state>(cfg.redis, *d.core);
+    d.core->redis = d.redis.get();
+  }
+}
+
+} // namespace
 
 engine::engine(std::unique_ptr<impl> ptr) : impl_(std::move(ptr)) {
   // nop
@@ -118,6 +142,7 @@ engine::create(engine_config cfg, engine_options opts) {
                                             std::move(opts.events), seed, now);
   ptr->calls = ptr->core->calls;
   ptr->config = ptr->core->config;
+  start_state(*ptr, now);
   ptr->sup = ptr->sys->spawn(supervisor, ptr->core);
   for (size_t i = 0; i < threads; ++i)
     ptr->routers.push_back(ptr->sys->spawn(router, ptr->core));
@@ -407,6 +432,12 @@ void engine::shutdown(timespan drain) {
   caf::anon_send_exit(d.sup, caf::exit_reason::user_shutdown);
   d.sys->await_all_actors_done();
   d.halted = true;
+  if (d.redis) {
+    d.redis->stop();
+    d.core->redis = nullptr;
+  }
+  if (d.snapshots)
+    d.snapshots->stop(); // the last snapshot holds the final state
   // No actor runs any more: stop the transport. The core, the routers'
   // handles and the actor system stay until the engine is destroyed (see
   // `impl`).

@@ -21,6 +21,8 @@
 
 namespace switchyard {
 
+class redis_state;
+
 /// A route ready for dispatch: its config and target deployment indexes.
 struct route_plan {
   std::shared_ptr<const route_config> config;
@@ -112,6 +114,9 @@ struct engine_core {
   std::map<std::string, size_t, std::less<>> deployment_index;
   std::map<std::string, route_plan, std::less<>> routes;
   provider_directory directory;
+  /// The Redis client sharing state with other replicas; null without
+  /// `state.redis`. Set before the provider actors start.
+  redis_state* redis = nullptr;
   /// Calls started and not yet answered; shared with the engine, which
   /// counts calls started after its core is gone.
   std::shared_ptr<call_counter> calls = std::make_shared<call_counter>();

@@ -2,6 +2,7 @@
 
 #include "provider_sinks.hpp"
 #include "provider_steps.hpp"
+#include "redis_state.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -68,6 +69,7 @@ void on_call(self_ptr self, deployment_call& call) {
   auto& rt = *st.rt;
   auto now = self->clock().now();
   rt.slot(call.route).budget.record_request(now);
+  apply_shared(self, now);
   if (auto down = rt.board.down_until_ns.load(std::memory_order_relaxed);
       down != 0 && from_ns(down) > now) {
     auto f = rt.down_reason;
@@ -82,18 +84,30 @@ void on_call(self_ptr self, deployment_call& call) {
                      time_point::max()));
     return;
   }
-  if (probing(rt) || !rt.breaker.allow(now)) {
+  bool leased_elsewhere = !probing(rt) && !may_probe(self, now);
+  if (probing(rt) || leased_elsewhere || !rt.breaker.allow(now)) {
     emit_transition(self, now);
+    // Another replica may hold the probe: try again once it had a chance.
+    auto retry_at = leased_elsewhere ? now + 10ms : rt.breaker.retry_at(now);
     refuse(self, call,
            rejection(make_failure(engine_code::breaker_open,
                                   "circuit breaker of " + rt.config.name
                                       + " is open"),
-                     rt.breaker.retry_at(now)));
+                     retry_at));
     return;
   }
   emit_transition(self, now);
   auto probe = probe_if_half_open(rt.breaker);
-  auto grant = rt.limiter.acquire(now, estimate_tokens(*call.request));
+  auto tokens = estimate_tokens(*call.request);
+  if (!take_shared_quota(self, tokens)) {
+    reply(self, call,
+          rejection(make_failure(engine_code::local_rate_limit,
+                                 "shared rate limit of " + rt.config.name
+                                     + " reached"),
+                    now + 1s));
+    return;
+  }
+  auto grant = rt.limiter.acquire(now, tokens);
   if (!grant.granted) {
     refuse(self, call,
            rejection(make_failure(engine_code::local_rate_limit,
@@ -280,7 +294,7 @@ void reply(self_ptr self, const deployment_call& call, deployment_result r) {
 
 /// Publishes the breaker's state and reports its last transition; with
 /// active probing, an opening arms the probe.
-void emit_transition(self_ptr self, time_point now) {
+void emit_transition(self_ptr self, time_point now, bool share) {
   auto& st = self->state;
   st.rt->publish_breaker(now);
   if (auto t = st.rt->breaker.take_transition()) {
@@ -289,6 +303,11 @@ void emit_transition(self_ptr self, time_point now) {
             std::chrono::system_clock::now().time_since_epoch())
             .count(),
         std::memory_order_relaxed);
+    if (share && st.core->redis != nullptr
+        && (t->to == breaker_state::open || t->to == breaker_state::closed))
+      st.core->redis->publish_breaker(
+          st.rt->index, t->to, st.rt->breaker.retry_at(now),
+          st.rt->breaker.reopens(), t->from == breaker_state::half_open);
     breaker_changed ev;
     ev.deployment = st.rt->config.name;
     ev.from = std::string{to_string(t->from)};
@@ -451,6 +470,7 @@ provider(provider_actor::stateful_pointer<provider_state> self,
       [self](retry_atom, uint64_t id, uint64_t generation) {
         on_retry_timer(self, id, generation);
       },
+      [self](shared_atom) { apply_shared(self, self->clock().now()); },
       [](crash_atom) { on_crash(); },
   };
 }

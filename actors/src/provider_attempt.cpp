@@ -164,13 +164,17 @@ void conclude(self_ptr self, pending_call& pc, std::optional<failure> f,
   }
   rt.breaker.on_failure(now, f->cls, f->retry_after);
   emit_transition(self, now);
-  if (f->cls == error_class::quota_exhausted)
+  if (f->cls == error_class::quota_exhausted) {
     rt.mark_down(now + rt.breaker.settings().max_open_duration, *f);
+    share_down(self);
+  }
   auto v = verdict_for(rt, pc, *f, now, rt.unavailable(now));
   // Auth: retried only as often as the route says (none by default); then
   // the deployment is marked down for good.
-  if (f->cls == error_class::auth && v.action != retry_action::retry)
+  if (f->cls == error_class::auth && v.action != retry_action::retry) {
     rt.mark_down(time_point::max(), *f);
+    share_down(self);
+  }
   auto& reason = pc.attempts.back().reason;
   reason += " -> ";
   reason += to_string(v);

@@ -73,8 +73,16 @@ void on_probe_timer(self_ptr self, uint64_t generation) {
   if (generation != rt.probe_generation || st.probe_key != 0)
     return; // superseded, or a probe is running
   auto now = self->clock().now();
-  if (!probing(rt))
+  apply_shared(self, now);
+  if (!probing(rt) || generation != rt.probe_generation)
+    return; // closed by another replica's probe, or re-armed by an adoption
+  if (!may_probe(self, now)) {
+    // Another replica may hold the probe lease: look again shortly.
+    self->delayed_send(caf::actor_cast<provider_actor>(self),
+                       st.core->config->state.redis.poll_interval,
+                       probe_atom::value, generation);
     return;
+  }
   bool granted = rt.breaker.allow(now);
   auto slot = granted ? probe_if_half_open(rt.breaker) : probe_ticket{};
   emit_transition(self, now);

@@ -31,8 +31,9 @@ void finish(self_ptr self, uint64_t call_id,
 void give_up(self_ptr self, pending_call& pc, failure f);
 
 /// Publishes the breaker's state and reports its last transition; with
-/// active probing, an opening arms the probe.
-void emit_transition(self_ptr self, time_point now);
+/// active probing, an opening arms the probe. With `share`, an opening or
+/// closing also goes to the other replicas (not when adopting theirs).
+void emit_transition(self_ptr self, time_point now, bool share = true);
 
 // -- one attempt (provider_attempt.cpp) ---------------------------------------
 
@@ -82,5 +83,23 @@ void on_probe_timer(self_ptr self, uint64_t generation);
 
 /// The active probe's transfer ended: the breaker hears its verdict.
 void on_probe(self_ptr self, transfer_result& tr);
+
+// -- state shared with other replicas (provider_shared.cpp) -------------------
+
+/// Adopts what other replicas published (breaker, marked down) since the
+/// last look; one atomic load when nothing changed or there is no Redis.
+void apply_shared(self_ptr self, time_point now);
+
+/// False while another replica may hold the half-open probe: the breaker's
+/// open period is over and this replica holds no probe lease (it asks for
+/// one). True without Redis or while Redis is unavailable.
+bool may_probe(self_ptr self, time_point now);
+
+/// Takes one request and `tokens` from this replica's share of the shared
+/// rate limits; true without Redis or while it is unavailable.
+bool take_shared_quota(self_ptr self, uint32_t tokens);
+
+/// Tells the other replicas that this deployment is marked down.
+void share_down(self_ptr self);
 
 } // namespace switchyard::provider_steps

@@ -79,6 +79,7 @@ fake_provider(provider_actor::stateful_pointer<fake_provider_state> self,
       [](timeout_atom, int64_t) {},
       [](probe_atom, uint64_t) {},
       [](retry_atom, uint64_t, uint64_t) {},
+      [](shared_atom) {},
       [](crash_atom) {},
   };
 }

@@ -141,6 +141,8 @@ using provider_actor = caf::typed_actor<
     caf::reacts_to<caf::atom_constant<caf::atom("probe")>, uint64_t>,
     // A backoff wait of call `id` (generation `gen`) is over.
     caf::reacts_to<caf::atom_constant<caf::atom("retry")>, uint64_t, uint64_t>,
+    // State shared by other replicas changed (sent by the Redis thread).
+    caf::reacts_to<caf::atom_constant<caf::atom("shared")>>,
     // Test-only: fail with an exception, as a bug would.
     caf::reacts_to<caf::atom_constant<caf::atom("crash")>>>;
 
@@ -193,6 +195,7 @@ using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using slow_atom = caf::atom_constant<caf::atom("slow")>;
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;
 using control_atom = caf::atom_constant<caf::atom("control")>;
+using shared_atom = caf::atom_constant<caf::atom("shared")>;
 
 } // namespace switchyard
 

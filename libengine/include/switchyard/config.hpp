@@ -187,6 +187,47 @@ struct log_settings {
   uint32_t queue_size = 8192;
 };
 
+/// Where breaker and marked-down state is snapshotted (`state.snapshot`).
+struct snapshot_config {
+  /// The snapshot file; empty = no snapshots.
+  std::string path;
+  /// How often the snapshot is written (also at shutdown).
+  timespan interval = std::chrono::seconds{5};
+};
+
+/// A Redis shared by replicas (`state.redis`).
+struct redis_config {
+  /// The `url` as given (empty = no Redis); parsed into the fields below.
+  std::string url;
+  std::string host;
+  uint16_t port = 6379;
+  /// AUTH password (empty = none).
+  std::string password;
+  uint32_t db = 0;
+  /// Prefix of every key and channel.
+  std::string key_prefix = "switchyard:";
+  timespan connect_timeout = std::chrono::milliseconds{5};
+  /// Bound of every command round trip.
+  timespan command_timeout = std::chrono::milliseconds{5};
+  /// How often shared breaker and marked-down state is read back.
+  timespan poll_interval = std::chrono::milliseconds{200};
+  /// How long a replica holds the half-open probe lease at most.
+  timespan probe_lease = std::chrono::seconds{10};
+  /// Share of a rate limit taken from Redis at once (limit / slices).
+  uint32_t limit_slices = 20;
+};
+
+/// State kept beyond one process (`state`).
+struct state_config {
+  snapshot_config snapshot;
+  redis_config redis;
+};
+
+/// Parses `redis://[:password@]host[:port][/db]`; an error message on
+/// failure. Fills host, port, password and db of `out`.
+std::optional<std::string> parse_redis_url(std::string_view url,
+                                           redis_config& out);
+
 /// A complete, validated configuration.
 struct engine_config {
   std::map<std::string, provider_config, std::less<>> providers;
@@ -195,6 +236,7 @@ struct engine_config {
   config_defaults defaults;
   engine_settings engine;
   log_settings log;
+  state_config state;
   /// Route used when a call names none; empty when there is no such route.
   std::string default_route;
 

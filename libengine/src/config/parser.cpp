@@ -32,7 +32,7 @@ std::string unknown_name(std::string_view what, std::string_view name,
 void config_parser::run(const json& root) {
   if (!rd_.object(root, "",
                   {"providers", "deployments", "routes", "defaults", "engine",
-                   "default_route", "log"}))
+                   "default_route", "log", "state"}))
     return;
   if (auto d = member(root, "defaults"))
     parse_defaults(*d);
@@ -40,6 +40,8 @@ void config_parser::run(const json& root) {
     parse_engine(*e);
   if (auto l = member(root, "log"))
     apply_log(rd_, *l, "log", cfg.log);
+  if (auto s = member(root, "state"))
+    apply_state(rd_, *s, "state", cfg.state);
   if (auto ps = member(root, "providers");
       ps && rd_.any_object(*ps, "providers"))
     for (auto& [name, obj] : ps->items())

@@ -58,6 +58,9 @@ void apply_transport(reader& rd, const json& obj, const std::string& path,
 /// Overlays an `engine.cache` object (the cache's global bounds).
 void apply_cache_limits(reader& rd, const json& obj, const std::string& path,
                         cache_limits& out);
+/// Reads the top-level `state` object (snapshot and Redis).
+void apply_state(reader& rd, const json& obj, const std::string& path,
+                 state_config& out);
 
 /// Reads a route or `defaults` object: checks that it holds only the
 /// route-policy keys (strategy, deadline_ms, ladder_ms, retry, backoff,

@@ -125,6 +125,24 @@ void circuit_breaker::reset(time_point now) {
   transition(now, breaker_state::closed);
 }
 
+void circuit_breaker::adopt(time_point now, breaker_state to,
+                            time_point open_until, uint32_t reopens) noexcept {
+  if (state_ == breaker_state::forced_open
+      || state_ == breaker_state::forced_closed)
+    return;
+  clear_windows();
+  probes_in_flight_ = 0;
+  probe_successes_ = 0;
+  reopens_ = reopens;
+  if (to == breaker_state::open) {
+    open_until_ = open_until;
+    transition(now, breaker_state::open);
+  } else {
+    open_until_ = time_point{};
+    transition(now, breaker_state::closed);
+  }
+}
+
 time_point circuit_breaker::retry_at(time_point now) const noexcept {
   switch (state_) {
     case breaker_state::closed:

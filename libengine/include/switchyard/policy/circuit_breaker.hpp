@@ -72,6 +72,18 @@ public:
   /// Returns to closed with empty windows and the open duration at its base.
   void reset(time_point now);
 
+  /// Adopts a state kept elsewhere (a snapshot, another replica): `open`
+  /// until `open_until` after `reopens` reopenings, or `closed` with empty
+  /// windows. Operator overrides (forced states) are kept. Records a
+  /// transition when the state changes.
+  void adopt(time_point now, breaker_state to, time_point open_until,
+             uint32_t reopens) noexcept;
+
+  /// Returns how often the breaker reopened since it last closed.
+  uint32_t reopens() const noexcept {
+    return reopens_;
+  }
+
   /// Returns the current state (open is not moved to half-open by time
   /// alone; only `allow` does that).
   breaker_state state() const noexcept {
