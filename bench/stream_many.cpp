@@ -14,6 +14,7 @@
 //                          [--mock-threads 2] [--timeout-s 120]
 //                          [--first-token-ms 60000] [--idle-ms 30000]
 //                          [--max-host-connections 0 (= streams)]
+//                          [--loops 0 (the transport's default)]
 //                          [--transport-only] [--progress-ms 5000]
 // --transport-only sends the same request bytes through the bare transport
 // (decoded by `stream_attempt`, as the engine does) to compare RSS and CPU.
@@ -285,6 +286,7 @@ struct options {
   uint32_t first_token_ms = 60000;
   uint32_t idle_ms = 30000;
   long max_host_connections = 0;
+  uint32_t loops = 0;
   bool transport_only = false;
   uint32_t progress_ms = 5000;
 };
@@ -313,7 +315,7 @@ std::string config_json(int port, const options& o) {
          + n(o.idle_ms) + R"(}}},
     "engine": {"threads": )"
          + n(o.threads) + R"(, "transport": {"max_host_connections": )"
-         + n(hosts) + "}}}";
+         + n(hosts) + R"(, "loops": )" + n(o.loops) + "}}}";
 }
 
 /// Raises the soft limit of open files to the hard limit; returns the soft
@@ -362,6 +364,9 @@ int main(int argc, char** argv) {
   app.add_option("--max-host-connections", o.max_host_connections,
                  "transport's connections per host; 0 = streams + 16")
       ->check(CLI::Range(0, 65536));
+  app.add_option("--loops", o.loops,
+                 "transport loops; 0 = the transport's default")
+      ->check(CLI::Range(0, 64));
   app.add_flag("--transport-only", o.transport_only,
                "the bare transport instead of the engine, for comparison");
   app.add_option("--progress-ms", o.progress_ms, "interval of progress lines")
@@ -374,10 +379,10 @@ int main(int argc, char** argv) {
   if (!mock)
     return 1;
   std::printf("stream_many: mock pid %d on port %d (%u threads), %zu streams "
-              "x %u words, chunk delay %u ms, %u engine threads, %u cores, "
-              "RLIMIT_NOFILE %llu\n",
+              "x %u words, chunk delay %u ms, %u engine threads, %u "
+              "transport loops (0 = default), %u cores, RLIMIT_NOFILE %llu\n",
               static_cast<int>(mock->pid), mock->port, o.mock_threads,
-              o.streams, o.words, o.chunk_delay_ms, o.threads,
+              o.streams, o.words, o.chunk_delay_ms, o.threads, o.loops,
               std::thread::hardware_concurrency(),
               static_cast<unsigned long long>(nofile));
   if (nofile < o.streams + 256)

@@ -6,6 +6,7 @@
 //       must succeed; prints errors and the time the batch took.
 //
 // Usage: bench-transport [requests=20000] [in_flight=64] [concurrent=5000]
+//                        [loops=0 (the transport's default)]
 // The mock is started from the directory of this binary and stopped by PID.
 
 #include "switchyard/transport.hpp"
@@ -155,6 +156,7 @@ int main(int argc, char** argv) {
   auto requests = arg(argc, argv, 1, 20000);
   auto in_flight = arg(argc, argv, 2, 64);
   auto concurrent = arg(argc, argv, 3, 5000);
+  auto loops = arg(argc, argv, 4, 0);
   raise_fd_limit();
   auto mock = start_mock();
   if (!mock)
@@ -165,7 +167,9 @@ int main(int argc, char** argv) {
   {
     transport_config cfg;
     cfg.max_host_connections = static_cast<long>(concurrent + 256);
+    cfg.loops = loops;
     transport tr{cfg};
+    std::printf("%zu transport loop(s)\n", tr.loops());
     // (a) throughput at a fixed number in flight.
     {
       // Warm up the connections first.

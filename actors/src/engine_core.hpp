@@ -17,6 +17,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace switchyard {
@@ -33,11 +34,34 @@ struct route_plan {
   std::vector<size_t> content_fallbacks;
 };
 
-/// The current provider actor of every deployment, replaced on restarts.
+/// The current provider actor of every deployment, replaced on restarts,
+/// and each deployment's plain transfers that ended and wait for it.
 class provider_directory {
 public:
-  explicit provider_directory(size_t n) : actors_(n) {
+  explicit provider_directory(size_t n) : actors_(n), ready_(n) {
     // nop
+  }
+
+  /// Records that plain transfer `key` of deployment `index` ended (any
+  /// thread); true when the caller must tell the provider actor (by
+  /// `transfer_atom` with key 0): nobody did since it last took the list.
+  /// Completions of one transport loop iteration thus reach the actor as
+  /// one message.
+  bool push_ready(size_t index, uint64_t key) const {
+    auto& r = ready_[index];
+    std::lock_guard guard{r.mtx};
+    r.keys.push_back(key);
+    return !std::exchange(r.notified, true);
+  }
+
+  /// Moves the waiting keys of deployment `index` into `out` (cleared
+  /// first); the next `push_ready` asks for a message again.
+  void take_ready(size_t index, std::vector<uint64_t>& out) const {
+    out.clear();
+    auto& r = ready_[index];
+    std::lock_guard guard{r.mtx};
+    std::swap(out, r.keys);
+    r.notified = false;
   }
 
   provider_actor get(size_t index) const {
@@ -56,8 +80,18 @@ public:
   }
 
 private:
+  struct ready_list {
+    std::mutex mtx;
+    std::vector<uint64_t> keys;
+    /// A message to take the list is on its way.
+    bool notified = false;
+  };
+
   mutable std::shared_mutex mtx_;
   std::vector<provider_actor> actors_;
+  /// Shared with the transport threads (the sinks hold the directory as
+  /// const: they only read the actors).
+  mutable std::vector<ready_list> ready_;
 };
 
 /// Counts the calls between their start and their one answer, so that a

@@ -415,6 +415,10 @@ void adopt_orphans(provider_steps::self_ptr self) {
     std::lock_guard guard{st.rt->handover_mtx};
     handover = std::move(st.rt->handover);
   }
+  // Keys the predecessor was told about and did not take wait on the ready
+  // list; take them (and make the next completion send a message again).
+  self->send(caf::actor_cast<provider_actor>(self), transfer_atom::value,
+             uint64_t{0});
   if (!handover)
     return;
   for (auto& pc : handover->calls) {

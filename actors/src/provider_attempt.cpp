@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include <caf/all.hpp>
 
@@ -426,6 +427,19 @@ void on_retry_timer(self_ptr self, uint64_t call_id, uint64_t generation) {
 
 void on_transfer_ready(self_ptr self, uint64_t key) {
   auto& st = self->state;
+  if (key == 0) {
+    // Every plain transfer on the deployment's ready list (see
+    // provider_sink). The scratch list is moved out while in use.
+    thread_local std::vector<uint64_t> scratch;
+    auto keys = std::move(scratch);
+    st.core->directory.take_ready(st.rt->index, keys);
+    for (auto k : keys)
+      if (k != 0)
+        on_transfer_ready(self, k);
+    keys.clear();
+    scratch = std::move(keys);
+    return;
+  }
   if (key != 0 && key == st.probe_key) {
     if (auto tr = st.probe_sink ? st.probe_sink->take() : std::nullopt)
       on_transfer(self, key, *tr);

@@ -22,8 +22,10 @@ void provider_sink::on_complete(transfer_result result) {
     std::lock_guard guard{mtx_};
     result_ = std::move(result);
   }
+  if (!directory_->push_ready(index_, key_))
+    return; // the actor is told already and takes this key with the others
   if (auto hdl = directory_->get(index_))
-    caf::anon_send(hdl, transfer_atom::value, key_);
+    caf::anon_send(hdl, transfer_atom::value, uint64_t{0});
 }
 
 std::optional<transfer_result> provider_sink::take() {

@@ -20,9 +20,11 @@
 
 namespace switchyard {
 
-/// Keeps a plain transfer's result and tells the deployment's CURRENT
-/// provider actor (looked up in the directory when the transfer ends) that
-/// it is ready. The result stays here until an actor takes it: a transfer
+/// Keeps a plain transfer's result, puts its key on the deployment's ready
+/// list and tells the deployment's CURRENT provider actor (looked up in the
+/// directory when the transfer ends) unless it was told already: the actor
+/// takes every key on the list at once. The result stays here until an
+/// actor takes it: a transfer
 /// belongs to its call, not to the actor that started it, so an actor that
 /// dies with the message unread leaves the result to its successor, which
 /// adopts the call (no second request).

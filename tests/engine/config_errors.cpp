@@ -357,6 +357,18 @@ CAF_TEST(types are checked) {
                "and at most 1, got 0"}));
 }
 
+CAF_TEST(transport loops are bounded) {
+  auto cfg = good();
+  cfg["engine"] = {{"transport", {{"loops", 65}}}};
+  CAF_CHECK_EQUAL(errors_of(cfg),
+                  (strings{"engine.transport.loops: expected an integer "
+                           "between 0 and 64, got 65"}));
+  cfg["engine"] = {{"transport", {{"loops", -1}}}};
+  CAF_CHECK_EQUAL(errors_of(cfg),
+                  (strings{"engine.transport.loops: expected an integer "
+                           "between 0 and 64, got -1"}));
+}
+
 CAF_TEST(paired durations must be ordered) {
   auto cfg = good();
   cfg["defaults"]["backoff"] = {{"base_ms", 500}, {"cap_ms", 100}};

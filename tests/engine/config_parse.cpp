@@ -82,6 +82,7 @@ CAF_TEST(a minimal config resolves with built - in defaults) {
   CAF_CHECK(dep->timeouts.connect == std::optional<timespan>{10s});
   CAF_CHECK_EQUAL(cfg.engine.threads, 0u);
   CAF_CHECK_EQUAL(cfg.engine.transport.max_host_connections, 256);
+  CAF_CHECK_EQUAL(cfg.engine.transport.loops, 0u);
 }
 
 CAF_TEST(comments are allowed) {
@@ -348,7 +349,8 @@ CAF_TEST(engine and hedge settings are read) {
   auto cfg = minimal();
   cfg["engine"] = {{"threads", 6},
                    {"transport",
-                    {{"max_host_connections", 64},
+                    {{"loops", 3},
+                     {"max_host_connections", 64},
                      {"max_connections", 512},
                      {"ca_file", "/etc/ssl/ca.pem"},
                      {"ca_path", "/etc/ssl/extra"},
@@ -361,6 +363,7 @@ CAF_TEST(engine and hedge settings are read) {
   auto c = parse_ok(cfg);
   CAF_CHECK_EQUAL(c.engine.threads, 6u);
   auto& tr = c.engine.transport;
+  CAF_CHECK_EQUAL(tr.loops, 3u);
   CAF_CHECK_EQUAL(tr.max_host_connections, 64);
   CAF_CHECK_EQUAL(tr.max_connections, 512);
   CAF_CHECK_EQUAL(tr.ca_file, "/etc/ssl/ca.pem");

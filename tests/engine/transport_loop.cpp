@@ -256,13 +256,19 @@ bool eventually(Predicate holds, timespan bound = 5s) {
   return true;
 }
 
-/// Returns once the loop has handled everything submitted or cancelled
-/// before the call: a job to a closed port, queued behind them, completed.
+/// Returns once the loops have handled everything submitted or cancelled
+/// before the call: a job to a closed port, queued behind them on each loop
+/// (jobs go to the loops in turn), completed.
 void drain(transport& tr) {
-  auto barrier = std::make_shared<recording_sink>();
-  tr.submit(get_job("http://127.0.0.1:" + std::to_string(closed_port()) + "/"),
-            barrier);
-  CAF_REQUIRE(barrier->wait());
+  std::vector<std::shared_ptr<recording_sink>> barriers;
+  for (size_t i = 0; i < tr.loops(); ++i) {
+    barriers.push_back(std::make_shared<recording_sink>());
+    tr.submit(
+        get_job("http://127.0.0.1:" + std::to_string(closed_port()) + "/"),
+        barriers.back());
+  }
+  for (auto& b : barriers)
+    CAF_REQUIRE(b->wait());
 }
 
 long ms(timespan d) {
@@ -483,6 +489,71 @@ CAF_TEST(handles of streams cut short are not reused unsafely) {
     CAF_CHECK(plain->result.error == transport_error::none);
     CAF_CHECK(plain->result.response.body == big);
   }
+}
+
+CAF_TEST(a reused handle sends each job with its own method and body) {
+  // One loop: every job after the first runs on the first one's easy
+  // handle, whose options persist between jobs.
+  transport_config one;
+  one.loops = 1;
+  transport tr{one};
+  auto send = [&tr](std::string method, std::string body, bool stream) {
+    scripted_server srv{
+        {{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}}};
+    http_job job = get_job(srv.url("/x"), stream);
+    job.request.method = std::move(method);
+    job.request.body = std::move(body);
+    auto sink = std::make_shared<recording_sink>();
+    tr.submit(std::move(job), sink);
+    CAF_REQUIRE(sink->wait());
+    CAF_CHECK(sink->result.error == transport_error::none);
+    return srv.last_request();
+  };
+  auto post = send("POST", "{\"a\":1}", false);
+  CAF_CHECK_EQUAL(post.rfind("POST /x HTTP/1.1\r\n", 0), 0u);
+  CAF_CHECK_NOT_EQUAL(post.find("\r\n\r\n{\"a\":1}"), std::string::npos);
+  for (auto method : {"GET", "DELETE"}) {
+    auto req = send(method, "", true);
+    CAF_CHECK_EQUAL(req.rfind(std::string{method} + " /x HTTP/1.1\r\n", 0), 0u);
+    CAF_CHECK_EQUAL(req.find("Content-Length"), std::string::npos);
+    CAF_CHECK_EQUAL(req.substr(req.find("\r\n\r\n") + 4), "");
+  }
+  auto head = send("HEAD", "", false);
+  CAF_CHECK_EQUAL(head.rfind("HEAD /x HTTP/1.1\r\n", 0), 0u);
+  auto put = send("PUT", "later", false);
+  CAF_CHECK_EQUAL(put.rfind("PUT /x HTTP/1.1\r\n", 0), 0u);
+  CAF_CHECK_NOT_EQUAL(put.find("\r\n\r\nlater"), std::string::npos);
+}
+
+CAF_TEST(jobs spread over several loops and each cancel finds its loop) {
+  transport_config two;
+  two.loops = 2;
+  transport tr{two};
+  CAF_CHECK_EQUAL(tr.loops(), 2u);
+  scripted_server slow{{{10s, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"}}};
+  std::vector<std::shared_ptr<recording_sink>> sinks;
+  std::vector<uint64_t> ids;
+  for (int i = 0; i < 4; ++i) {
+    sinks.push_back(std::make_shared<recording_sink>());
+    ids.push_back(tr.submit(get_job(slow.url()), sinks.back()));
+  }
+  // Queued or running: cancelled either way, by the loop that has it (a
+  // cancel sent to the wrong loop leaves the job waiting for the server).
+  CAF_CHECK_EQUAL(tr.in_flight(), 4u);
+  for (auto id : ids)
+    tr.cancel(id);
+  for (auto& s : sinks) {
+    CAF_REQUIRE(s->wait());
+    CAF_CHECK(s->result.error == transport_error::cancelled);
+  }
+  CAF_CHECK_EQUAL(tr.in_flight(), 0u);
+}
+
+CAF_TEST(the default loop count follows the cores) {
+  CAF_CHECK_EQUAL(default_transport_loops(0), 1u);
+  CAF_CHECK_EQUAL(default_transport_loops(2), 1u);
+  CAF_CHECK_EQUAL(default_transport_loops(8), 2u);
+  CAF_CHECK_EQUAL(default_transport_loops(256), 16u);
 }
 
 CAF_TEST(first byte timeout fires on time) {

@@ -127,7 +127,9 @@ using provider_actor = caf::typed_actor<
                    transfer_result>,
     // A plain transfer (by key) ended; its result waits in the attempt's
     // sink, so that a provider actor that died before reading this message
-    // leaves it to its successor (sent by the transport thread).
+    // leaves it to its successor. Key 0: every plain transfer on the
+    // deployment's ready list (provider_directory; sent by the transport
+    // thread).
     caf::reacts_to<caf::atom_constant<caf::atom("transfer")>, uint64_t>,
     // A streamed transfer ended (sent by the transport thread).
     caf::reacts_to<caf::atom_constant<caf::atom("transfer")>, uint64_t,

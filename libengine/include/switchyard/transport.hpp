@@ -101,9 +101,15 @@ public:
 
 /// Settings of the transport loop.
 struct transport_config {
-  /// Connections kept per host (CURLMOPT_MAX_HOST_CONNECTIONS).
+  /// libcurl multi loops, each on its own thread with its own connection
+  /// cache; jobs go to them in turn. 0 = `default_transport_loops` of the
+  /// machine's cores. At most 64.
+  size_t loops = 0;
+  /// Connections kept per host (CURLMOPT_MAX_HOST_CONNECTIONS), over all
+  /// loops together (each gets an equal share, rounded up).
   long max_host_connections = 256;
-  /// Connection cache size (CURLMOPT_MAXCONNECTS); 0 = 4 × per host.
+  /// Connection cache size (CURLMOPT_MAXCONNECTS) over all loops; 0 = 4 ×
+  /// per host.
   long max_connections = 0;
   /// CA bundle; empty means the system default.
   std::string ca_file;
@@ -118,6 +124,10 @@ struct transport_config {
   /// Larger response bodies fail with `too_large` (the transfer is aborted).
   size_t max_response_bytes = size_t{64} << 20;
 };
+
+/// The number of loops a transport runs when the config leaves it at 0: one
+/// per four cores, at least 1 and at most 16.
+size_t default_transport_loops(unsigned cores) noexcept;
 
 /// Something that runs HTTP jobs: the real transport, or a test's fake.
 /// Implementations are thread-safe.
@@ -135,16 +145,20 @@ public:
   virtual void cancel(uint64_t id) = 0;
 };
 
-/// The HTTP client: one libcurl multi loop on its own thread. Thread-safe:
-/// `submit` and `cancel` may be called from any thread.
+/// The HTTP client: one or more libcurl multi loops (`transport_config::
+/// loops`), each on its own thread with its own connections; jobs are
+/// spread over them in turn. Thread-safe: `submit` and `cancel` may be
+/// called from any thread. A sink hears about its job on the thread of the
+/// loop that runs it.
 ///
 /// The first transport of the process initialises libcurl
 /// (`curl_global_init`, once, thread-safe); embedders need not. It never
-/// aborts and never writes to stdout or stderr: when the loop cannot start
+/// aborts and never writes to stdout or stderr: when no loop can start
 /// (no eventfd, epoll or curl multi handle), `start_error()` says why and
 /// every submitted job completes at once, inside `submit`, with
 /// `transport_error::other` and a detail starting "transport unavailable: ".
-/// A job for which libcurl cannot make a handle completes the same way.
+/// (When only some of the loops start, it runs with those.) A job for which
+/// libcurl cannot make a handle completes the same way.
 /// HTTP/2 (multiplexed) over TLS, HTTP/1.1 keep-alive for plain http; TLS
 /// verification on unless `insecure_skip_verify`; proxies from the usual
 /// environment variables apply. The destructor completes every outstanding
@@ -163,6 +177,9 @@ public:
 
   /// Number of transfers currently running or queued.
   size_t in_flight() const noexcept;
+
+  /// Number of loops running (0 when none could start).
+  size_t loops() const noexcept;
 
   /// Why the loop could not start; empty when it runs.
   const std::string& start_error() const noexcept;

@@ -285,6 +285,7 @@ const section_keys<transfer_timeouts>& timeouts_keys() {
 const section_keys<transport_config>& transport_keys() {
   using S = transport_config;
   static const section_keys<S> keys{
+      {"loops", integer_key(&S::loops, 0, 64)},
       {"max_host_connections", integer_key(&S::max_host_connections, 1, 65536)},
       {"max_connections", integer_key(&S::max_connections, 0, 1 << 20)},
       {"ca_file", string_key(&S::ca_file)},

@@ -108,7 +108,7 @@ void transfer::reset() noexcept {
   request_headers.clear();
   sink.reset();
   response = http_response{};
-  fields.release();
+  fields.clear(); // the buffer stays for the next job of this handle
   body_bytes = 0;
   timer_due = time_point::max();
   added = false;

@@ -124,7 +124,8 @@ struct transfer {
     return stream && response.status >= 200 && response.status < 300;
   }
 
-  /// Drops the job's data and bumps the generation, keeping the easy handle.
+  /// Drops the job's data and bumps the generation, keeping the easy handle
+  /// (with its options) and the response fields' buffer.
   void reset() noexcept;
 };
 
