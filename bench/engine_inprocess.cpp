@@ -17,7 +17,8 @@
 //
 // Usage: bench-engine_inprocess [--seconds 5] [--in-flight 256]
 //                               [--threads 2] [--events] [--deadline-ms N]
-//                               [--cache] [--metrics] [--log FILE] [--log-level L]
+//                               [--cache] [--metrics] [--log FILE] [--log-level
+//                               L]
 // --metrics counts into a Prometheus registry (rendered once at the end);
 // --log writes the JSON-lines event log to FILE (level info by default:
 // every attempt and call). Compare their CPU per call with a run without.
@@ -234,8 +235,8 @@ int main(int argc, char** argv) {
     }
     opts.log = *opened;
   }
-  auto created
-      = engine::from_json(config_json(threads, deadline_ms, cache), std::move(opts));
+  auto created = engine::from_json(config_json(threads, deadline_ms, cache),
+                                   std::move(opts));
   if (!created) {
     std::fprintf(stderr, "engine: %s\n", created.error().c_str());
     return 1;
