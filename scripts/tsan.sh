@@ -32,6 +32,7 @@ src=(
   "$root/tests/engine/main.cpp"
   "$root/tests/engine/transport_loop.cpp"
   "$root/libengine/src/transport/transport.cpp"
+  "$root/libengine/src/transport/loop.cpp"
   "$root/libengine/src/transport/transfer.cpp"
   "$root/libengine/src/error.cpp"
   "$root/libengine/src/http.cpp"

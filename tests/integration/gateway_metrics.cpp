@@ -200,7 +200,7 @@ CAF_TEST(the event log of a faulty run is JSON and names no secret) {
   call("rate_limit=0.05", false);
   call("server_error", true);
   call("auth", false);
-  call("", false); // the primary is marked down: refused
+  call("", false); // the primary is marked down: routers skip it
   for (const char* path : {"/status", "/metrics", "/events"}) {
     auto res = http_get(gw.url(path), 10s, admin);
     CAF_CHECK_EQUAL(res.status, 200);
@@ -227,13 +227,17 @@ CAF_TEST(the event log of a faulty run is JSON and names no secret) {
     }
     CAF_CHECK(j.contains("ts") && j.contains("level"));
     ++kinds[j.value("event", "")];
+    // The 429's retry waited for its hint; the 5xx retries for the backoff.
     if (j.value("event", "") == "retry")
-      CAF_CHECK_EQUAL(j["from_retry_after"], true);
+      CAF_CHECK_EQUAL(j["from_retry_after"].get<bool>(),
+                      j["class"] == "rate_limited");
   }
   CAF_MESSAGE(lines << " log lines");
   for (const char* kind : {"config_loaded", "attempt_started", "attempt",
-                           "retry", "fallback", "refused", "call", "shutdown"})
-    CAF_CHECK_MESSAGE(kinds[kind] > 0, "no \"" << kind << "\" record");
+                           "retry", "fallback", "call", "shutdown"}) {
+    CAF_MESSAGE("records of kind " << kind << ": " << kinds[kind]);
+    CAF_CHECK_GREATER(kinds[kind], 0);
+  }
   for (const auto& secret : {upstream_key, gateway_key, admin_key}) {
     CAF_CHECK_EQUAL(log.find(secret), std::string::npos);
     for (const auto& b : bodies)
