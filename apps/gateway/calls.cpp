@@ -1,5 +1,7 @@
 #include "calls.hpp"
 
+#include <thread>
+
 namespace switchyard::gateway {
 
 // -- attempt_tracker ----------------------------------------------------------
@@ -159,7 +161,15 @@ private:
     if (head_sent_)
       return;
     head_sent_ = true;
-    auto p = tracker_.of(id_.load(std::memory_order_acquire));
+    // The first event may come before engine::stream returned the call id
+    // to the thread that started it: wait for that store (it follows at
+    // once), a bounded while, since the attempts are tracked by call id.
+    auto id = id_.load(std::memory_order_acquire);
+    for (int i = 0; id == 0 && i < 10000; ++i) {
+      std::this_thread::yield();
+      id = id_.load(std::memory_order_acquire);
+    }
+    auto p = tracker_.of(id);
     headers_.emplace_back("x-switchyard-provider", start_.provider);
     headers_.emplace_back("x-switchyard-model", start_.model);
     if (!p.deployment.empty())
