@@ -34,7 +34,8 @@ install(TARGETS ${_switchyard_install_targets}
 # that closure must be listed here; scripts/check-install.sh builds against
 # the installed tree and fails otherwise).
 set(_switchyard_core_headers
-  adapter.hpp config.hpp error.hpp event_log.hpp events.hpp expected.hpp http.hpp
+  adapter.hpp cache.hpp config.hpp error.hpp event_log.hpp events.hpp expected.hpp
+  http.hpp
   metrics.hpp
   model.hpp sse.hpp stream.hpp time.hpp transport.hpp
   policy/circuit_breaker.hpp policy/settings.hpp policy/time_window.hpp)
