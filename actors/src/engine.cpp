@@ -174,9 +174,13 @@ engine::create(engine_config cfg, engine_options opts) {
                          courier_job{std::move(job)});
         });
     for (size_t i = 0; i < threads; ++i)
-      ptr->couriers.push_back(ptr->sys->spawn([]() -> caf::behavior {
-        return {[](courier_job& job) { job.run(); }};
-      }));
+      // One (unused) argument: CAF 0.17 dereferences a null argument
+      // tuple when a function actor is spawned without any (UBSan).
+      ptr->couriers.push_back(ptr->sys->spawn(
+          [](int) -> caf::behavior {
+            return {[](courier_job& job) { job.run(); }};
+          },
+          0));
   }
   auto link = ptr->observed.link;
   auto eng = std::unique_ptr<engine>{new engine(std::move(ptr))};

@@ -27,11 +27,16 @@ expected<observers, std::string> attach_observers(const engine_config& cfg,
     auto sink = std::make_shared<metrics_sink>(opts.metrics, cfg);
     std::weak_ptr<status_link> weak = link;
     // The registry may outlive the engine: the collector checks the link.
-    opts.metrics->on_collect([weak, sink] {
-      if (auto l = weak.lock()) {
+    // It holds the sink weakly: the sink holds the registry, and a strong
+    // reference back would keep both alive forever (LeakSanitizer).
+    std::weak_ptr<metrics_sink> weak_sink = sink;
+    opts.metrics->on_collect([weak, weak_sink] {
+      auto l = weak.lock();
+      auto s = weak_sink.lock();
+      if (l && s) {
         std::lock_guard guard{l->mtx};
         if (l->eng != nullptr)
-          publish_status(*sink, l->eng->status());
+          publish_status(*s, l->eng->status());
       }
     });
     sinks.push_back(std::move(sink));
