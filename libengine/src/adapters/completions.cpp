@@ -1,6 +1,7 @@
 // OpenAI's legacy `/v1/completions`: a prompt string in, `choices[].text`
 // out. Still served by many local model servers.
 
+#include "json_writer.hpp"
 #include "wire.hpp"
 
 namespace switchyard::wire {
@@ -56,12 +57,12 @@ public:
     auto prompt = render_prompt(req);
     if (!prompt)
       return unexpected{prompt.error()};
-    json body = {{"model", model}, {"prompt", std::move(*prompt)}};
-    add_openai_options(body, req);
-    merge_extra(body, req.extra);
+    auto body = openai_body(req, model, &*prompt);
+    if (!body)
+      return unexpected{std::move(body.error())};
     http_request out;
     out.url = join_url(base_url_of(ep, kind()), "/v1", "/completions");
-    out.body = dump(body);
+    out.body = std::move(*body);
     add_headers(out.headers, ep, req.stream, kind());
     return out;
   }

@@ -2,6 +2,7 @@
 // many OpenAI-compatible servers (vLLM, llama.cpp, Ollama, gateways).
 
 #include "fast_json.hpp"
+#include "json_writer.hpp"
 #include "wire.hpp"
 
 namespace switchyard::wire {
@@ -191,37 +192,35 @@ public:
 
   expected<http_request, failure>
   build_request(const chat_request& req, const endpoint& ep) const override {
-    auto name = std::string{to_string(kind_)};
+    // The kind's name starts every message (built only for a failure).
+    auto fail = [this](std::string_view what) {
+      return unexpected{bad_request(std::string{to_string(kind_)} + ": "
+                                    + std::string{what})};
+    };
     http_request out;
-    json body = json::object();
+    std::string_view model;
     if (kind_ == provider_kind::azure_openai) {
       if (ep.base_url.empty() || ep.deployment.empty()
           || ep.api_version.empty())
-        return unexpected{bad_request(
-            name + ": endpoint needs base_url, deployment and api_version")};
+        return fail("endpoint needs base_url, deployment and api_version");
       out.url
           = join_url(ep.base_url, "",
                      "/openai/deployments/" + ep.deployment
                          + "/chat/completions?api-version=" + ep.api_version);
     } else {
-      auto model = resolve_model(req, ep);
+      model = ep.model.empty() ? req.model : ep.model; // resolve_model
       if (model.empty() && kind_ == provider_kind::openai_chat)
-        return unexpected{bad_request(name + ": no model given")};
+        return fail("no model given");
       if (ep.base_url.empty() && kind_ == provider_kind::openai_compatible)
-        return unexpected{bad_request(name + ": endpoint has no base_url")};
+        return fail("endpoint has no base_url");
       out.url = join_url(base_url_of(ep, kind_), "/v1", "/chat/completions");
-      if (!model.empty())
-        body["model"] = model;
     }
     if (req.messages.empty())
-      return unexpected{bad_request(name + ": request has no messages")};
-    auto messages = openai_messages(req);
-    if (!messages)
-      return unexpected{messages.error()};
-    body["messages"] = std::move(*messages);
-    add_openai_options(body, req);
-    merge_extra(body, req.extra);
-    out.body = dump(body);
+      return fail("request has no messages");
+    auto body = openai_body(req, model, nullptr);
+    if (!body)
+      return unexpected{std::move(body.error())};
+    out.body = std::move(*body);
     add_headers(out.headers, ep, req.stream, kind_);
     return out;
   }
