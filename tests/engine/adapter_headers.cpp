@@ -189,3 +189,18 @@ CAF_TEST(the wire loader keeps stream bodies and notes in place) {
   CAF_CHECK_EQUAL(second.lead_notes[0], "next one");
   CAF_CHECK(!parse_wire("HTTP/1.1 200 OK\nno colon here\n\n{}").has_value());
 }
+
+CAF_TEST(rate limit headers are found in any case among other headers) {
+  auto rl
+      = parse_rate_limit_headers({{"content-type", "application/json"},
+                                  {"X-RateLimit-Remaining-Requests", "12"},
+                                  {"server", "x"},
+                                  {"Anthropic-RateLimit-Tokens-Limit", "9"}},
+                                 test_now());
+  CAF_CHECK_EQUAL(rl.remaining_requests.value_or(-1), 12);
+  CAF_CHECK_EQUAL(rl.limit_tokens.value_or(-1), 9);
+  rl = parse_rate_limit_headers(
+      {{"content-type", "application/json"}, {"x-ratelimit", "3"}}, test_now());
+  CAF_CHECK(!rl.remaining_requests && !rl.limit_requests && !rl.limit_tokens
+            && !rl.remaining_tokens && !rl.reset_requests && !rl.reset_tokens);
+}
