@@ -283,8 +283,9 @@ void start_attempt(self_ptr self, pending_call& pc) {
   pc.attempt_start = now;
   pc.content = false;
   pc.cut.reset();
-  st.core->emit(attempt_started{pc.call.call_id, rt.config.name, n, timeout,
-                                pc.call.metadata});
+  if (st.core->events) // the event copies the name and the metadata
+    st.core->emit(attempt_started{pc.call.call_id, rt.config.name, n, timeout,
+                                  pc.call.metadata});
   if (!pc.call.stream) {
     job.timeouts.total = timeout;
     pc.sink
