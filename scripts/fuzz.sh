@@ -3,6 +3,7 @@
 # for a while on a seed corpus made from the wire samples.
 #
 #   scripts/fuzz.sh [SECONDS]     (default: $FUZZ_SECONDS, else 60)
+#   scripts/fuzz.sh --build-only  (build the targets, run nothing)
 #
 # Env: FUZZ_BUILD_DIR (default build-fuzz), FUZZ_TARGETS (default: every
 # target in tests/fuzz/CMakeLists.txt), FUZZ_RUNS (stop a target after this
@@ -18,6 +19,11 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+build_only=0
+if [[ ${1:-} == --build-only ]]; then
+  build_only=1
+  shift
+fi
 seconds=${1:-${FUZZ_SECONDS:-60}}
 build=${FUZZ_BUILD_DIR:-$root/build-fuzz}
 wire=$root/tests/wire
@@ -38,6 +44,12 @@ targets=${FUZZ_TARGETS:-$(sed -n \
 build_log=$build/fuzz-build.log
 cmake --build "$build" -j"${FUZZ_JOBS:-2}" \
   --target $(printf "fuzz-%s " $targets) -- -k 0 >"$build_log" 2>&1 || true
+if ((build_only)); then
+  for t in $targets; do
+    [[ -x $build/bin/fuzz-$t ]] || echo "fuzz-$t: BUILD FAILED (log: $build_log)"
+  done
+  exit 0
+fi
 
 # Writes the SSE bodies of a wire sample (see tests/wire/README.md) to
 # DIR/PREFIX-N, each with two leading bytes that the targets read as cut

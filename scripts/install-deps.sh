@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libcaf-dev libcurl4-openssl-dev nlohmann-json3-dev libsimdjson-dev libboost-dev
   libcli11-dev libspdlog-dev libhiredis-dev redis-server wrk nginx-light
-  clang clang-format clang-tidy libclang-rt-dev curl python3 openssl
+  clang clang-format clang-tidy libclang-rt-dev lld curl python3 openssl procps
   chromium libjs-chart.js prometheus
 )
 # The SDK tests (tests/sdk) run the official npm packages on node >= 18. A

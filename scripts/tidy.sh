@@ -25,14 +25,21 @@ done
   echo "tidy: no $build/compile_commands.json (build first)" >&2
   exit 2
 }
-# GCC's precompiled headers (cmake/SwitchyardPch.cmake) mean nothing to
-# clang: give it a copy of the database without them, so that it reads the
-# headers themselves (and reports a file that only compiled thanks to one).
 db=$(mktemp -d)
 log=$(mktemp)
 trap 'rm -rf "$db" "$log"' EXIT
-sed -E 's# -Winvalid-pch##g; s# -include [^ ]*/cmake_pch\.hxx##g' \
-  "$build/compile_commands.json" >"$db/compile_commands.json"
+if grep -q '^SWITCHYARD_UNITY:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+  # A unity build's database names the batch files, not the sources: make a
+  # database of its own (configure only, nothing is built).
+  cmake -S . -B "$db" -G Ninja -DSWITCHYARD_UNITY=OFF -DSWITCHYARD_PCH=OFF \
+    -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+else
+  # GCC's precompiled headers (cmake/SwitchyardPch.cmake) mean nothing to
+  # clang: give it a copy of the database without them, so that it reads the
+  # headers themselves (and reports a file that only compiled thanks to one).
+  sed -E 's# -Winvalid-pch##g; s# -include [^ ]*/cmake_pch\.hxx##g' \
+    "$build/compile_commands.json" >"$db/compile_commands.json"
+fi
 # Listed with or without git (a release tarball); none found is an error.
 files=$(scripts/sources.sh --cpp "${dirs[@]}")
 mapfile -t files <<<"$files"

@@ -10,11 +10,6 @@ using json = nlohmann::json;
 
 namespace {
 
-unexpected<client_error> fail(std::string field, std::string message) {
-  return unexpected<client_error>{
-      bad_field(std::move(field), std::move(message))};
-}
-
 /// The text of a `tool_result` content (a string or text blocks).
 std::string result_text(const json& content) {
   if (content.is_string())

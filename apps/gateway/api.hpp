@@ -49,6 +49,12 @@ struct client_error {
 /// Makes a 400 naming `field`.
 client_error bad_field(std::string field, std::string message);
 
+/// `bad_field` as the failure of a parser that returns `expected`.
+inline unexpected<client_error> fail(std::string field, std::string message) {
+  return unexpected<client_error>{
+      bad_field(std::move(field), std::move(message))};
+}
+
 // -- reading requests -------------------------------------------------------
 
 expected<parsed_call, client_error> parse_openai_chat(std::string_view body);

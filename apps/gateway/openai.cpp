@@ -21,11 +21,6 @@ namespace {
 
 using parse_result = expected<parsed_call, client_error>;
 
-unexpected<client_error> fail(std::string field, std::string message) {
-  return unexpected<client_error>{
-      bad_field(std::move(field), std::move(message))};
-}
-
 /// Reads OpenAI message content (a string, null, or a list of parts).
 std::optional<client_error> read_content(const json& content,
                                          const std::string& path, message& m) {

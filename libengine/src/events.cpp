@@ -7,14 +7,14 @@ namespace switchyard {
 
 namespace {
 
-std::string ms(timespan d) {
+std::string ms_text(timespan d) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%.1fms",
                 std::chrono::duration<double, std::milli>(d).count());
   return buf;
 }
 
-std::string outcome(const std::optional<error_class>& cls) {
+std::string outcome_text(const std::optional<error_class>& cls) {
   return cls ? std::string{to_string(*cls)} : std::string{"ok"};
 }
 
@@ -22,18 +22,18 @@ struct renderer {
   std::string operator()(const attempt_started& e) const {
     return "call " + std::to_string(e.call_id) + ": attempt "
            + std::to_string(e.attempt) + " on " + e.deployment + " (timeout "
-           + ms(e.timeout) + ")";
+           + ms_text(e.timeout) + ")";
   }
   std::string operator()(const attempt_finished& e) const {
     return "call " + std::to_string(e.call_id) + ": attempt "
            + std::to_string(e.attempt) + " on " + e.deployment + " -> "
-           + outcome(e.cls)
+           + outcome_text(e.cls)
            + (e.status != 0 ? " [" + std::to_string(e.status) + "]" : "")
-           + " in " + ms(e.latency);
+           + " in " + ms_text(e.latency);
   }
   std::string operator()(const retry_scheduled& e) const {
     return "call " + std::to_string(e.call_id) + ": retry " + e.deployment
-           + " after " + ms(e.wait) + " (" + std::string{to_string(e.cls)}
+           + " after " + ms_text(e.wait) + " (" + std::string{to_string(e.cls)}
            + (e.from_server ? ", server hint)" : ")");
   }
   std::string operator()(const fallback_taken& e) const {
@@ -47,7 +47,7 @@ struct renderer {
   std::string operator()(const breaker_changed& e) const {
     auto out = "breaker " + e.deployment + ": " + e.from + " -> " + e.to;
     if (e.open_for > timespan::zero())
-      out += " for " + ms(e.open_for);
+      out += " for " + ms_text(e.open_for);
     return out;
   }
   std::string operator()(const provider_restarted& e) const {
@@ -61,9 +61,10 @@ struct renderer {
   }
   std::string operator()(const call_finished& e) const {
     return "call " + std::to_string(e.call_id) + " on route " + e.route + ": "
-           + outcome(e.cls) + " via "
+           + outcome_text(e.cls) + " via "
            + (e.deployment.empty() ? "-" : e.deployment) + " after "
-           + std::to_string(e.attempts) + " attempt(s) in " + ms(e.latency);
+           + std::to_string(e.attempts) + " attempt(s) in "
+           + ms_text(e.latency);
   }
 };
 
