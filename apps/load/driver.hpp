@@ -42,6 +42,9 @@ struct run_summary {
   /// Wall time from the first scheduled send to the end of the drain.
   timespan elapsed{};
   bool interrupted = false;
+  /// Requests that waited for one of the driver's own connections
+  /// (`target::waited_for_connection`, filled in after the run).
+  uint64_t waited_for_connection = 0;
 };
 
 /// Returns the send offsets (from the start) of an open-loop run: `rate`

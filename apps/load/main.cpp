@@ -42,6 +42,7 @@ struct options {
   std::string warmup;
   std::string drain = "30s";
   std::string timeout = "60s";
+  size_t connections = default_http_connections;
   bool stream = false;
   bool poisson = false;
   std::string prompts;
@@ -110,6 +111,12 @@ int parse(int argc, char** argv, options& o) {
                  "count as 'unfinished' (default 30s)");
   app.add_option("--timeout", o.timeout,
                  "per-request timeout of --target requests (default 60s)");
+  app.add_option("--connections", o.connections,
+                 "most connections to --target (one request each; more wait "
+                 "for a free one, their latency counted from their scheduled "
+                 "time); default "
+                     + std::to_string(default_http_connections))
+      ->check(CLI::Range(size_t{1}, size_t{65536}));
   app.add_flag("--stream", o.stream,
                "streamed calls: adds time to first token, inter-token gaps, "
                "tokens/s");
@@ -254,7 +261,7 @@ int main(int argc, char** argv) {
   run_info info;
   if (!target_url.empty()) {
     target_url = expand_env(target_url);
-    tgt = make_http_target(target_url, o.model, stream, timeout);
+    tgt = make_http_target(target_url, o.model, stream, timeout, o.connections);
     info.target = target_url;
   } else {
 #ifdef SWITCHYARD_LOAD_ENGINE
@@ -295,6 +302,7 @@ int main(int argc, char** argv) {
     std::printf("scenario %s: %s\n", sc->file.c_str(), sc->description.c_str());
   auto sum = run_load(*tgt, *rec, plan, interrupted);
   tgt->stop();
+  sum.waited_for_connection = tgt->waited_for_connection();
   tgt.reset();
   eng.reset();
   fleet.stop_all();

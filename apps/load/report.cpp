@@ -129,6 +129,7 @@ json to_json(const run_info& info, const recorder& rec, const run_summary& sum,
   doc["service_time_ms"] = percentiles(rec.service_time);
   doc["schedule_error_ms"] = percentiles(rec.send_lateness);
   doc["driver_bottleneck"] = driver_was_late(rec);
+  doc["waited_for_connection"] = sum.waited_for_connection;
   doc["by_deployment"] = json(rec.by_deployment);
   if (rec.streams > 0)
     doc["stream_stats"] = {{"streams", rec.streams},
@@ -238,6 +239,11 @@ void print_summary(const json& doc) {
   if (doc["driver_bottleneck"].get<bool>())
     std::printf("WARNING      the driver sent late (p99 > 1 ms): it, not the "
                 "system under test, may have been the bottleneck\n");
+  if (auto waited = doc.value("waited_for_connection", uint64_t{0}))
+    std::printf("WARNING      %llu requests waited for a free connection "
+                "(all --connections busy): the system under test fell "
+                "behind, or --connections is low for its latency\n",
+                static_cast<unsigned long long>(waited));
   if (doc.contains("expectations"))
     for (const auto& e : doc["expectations"])
       std::printf("%s  %s (got %s)\n", e["pass"].get<bool>() ? "PASS" : "FAIL",

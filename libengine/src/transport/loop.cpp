@@ -497,13 +497,18 @@ private:
     sink->on_complete(std::move(result));
   }
 
+  /// Finishes every transfer libcurl reported done. The messages are taken
+  /// out first: libcurl 7.88's curl_multi_remove_handle walks the message
+  /// queue looking for the removed handle's, so removing each handle while
+  /// the rest of a burst was still queued cost O(burst) per transfer
+  /// (quadratic; 41 % of the load driver's CPU after a stall at 5,000
+  /// req/s).
   void collect_done() {
     int left = 0;
-    while (auto* msg = curl_multi_info_read(multi_, &left)) {
-      if (msg->msg != CURLMSG_DONE)
-        continue;
-      auto* easy = msg->easy_handle;
-      auto rc = msg->data.result;
+    while (auto* msg = curl_multi_info_read(multi_, &left))
+      if (msg->msg == CURLMSG_DONE)
+        done_.push_back({msg->easy_handle, msg->data.result});
+    for (auto [easy, rc] : done_) {
       transfer* t = nullptr;
       curl_easy_getinfo(easy, CURLINFO_PRIVATE, &t);
       if (t == nullptr)
@@ -522,6 +527,7 @@ private:
                                             : curl_easy_strerror(rc);
       finish(*t, err, std::move(detail), true);
     }
+    done_.clear();
   }
 
   // -- transfer timers -------------------------------------------------------
@@ -783,6 +789,9 @@ private:
   std::vector<std::unique_ptr<transfer>> all_;
   std::vector<transfer*> free_;
   size_t pooled_handles_ = 0;
+  /// collect_done's list of the transfers libcurl reported done, with their
+  /// results (kept for its capacity).
+  std::vector<std::pair<CURL*, CURLcode>> done_;
 
   std::thread thread_;
 };
