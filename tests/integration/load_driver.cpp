@@ -2,6 +2,7 @@
 #include "integration/support_load.hpp"
 #include "integration/support_process.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -90,6 +91,46 @@ CAF_TEST(a failed expectation prints FAIL and exits 1) {
   CAF_CHECK_EQUAL(run.exit_code, 1);
   CAF_CHECK(run.printed("FAIL  p90_ms <= 900"));
   CAF_CHECK(run.printed("PASS  answered >= 1"));
+}
+
+CAF_TEST(with-- connections the extra requests wait and their wait counts) {
+  // Every answer takes 200 ms: two connections carry 10 requests a second,
+  // so 30 requests sent in one second queue behind each other.
+  auto scenario = write_temp(
+      R"({"rules": [{"faults": [{"fault": "latency=200"}]}]})", ".json");
+  auto mock = start_mock({"--scenario", scenario});
+  auto capped_out = artifact_path("connections-2.json");
+  auto capped = run_load({"--target", mock.base_url() + "/v1", "--rate", "30",
+                          "--duration", "1s", "--warmup", "0s", "--drain",
+                          "15s", "--connections", "2", "--json", capped_out});
+  auto free_out = artifact_path("connections-default.json");
+  auto free = run_load({"--target", mock.base_url() + "/v1", "--rate", "30",
+                        "--duration", "1s", "--warmup", "0s", "--drain", "15s",
+                        "--json", free_out});
+  std::remove(scenario.c_str());
+  CAF_REQUIRE_EQUAL(capped.exit_code, 0);
+  CAF_REQUIRE_EQUAL(free.exit_code, 0);
+  auto warned = [](const auto& run) {
+    return std::any_of(run.lines.begin(), run.lines.end(), [](auto& l) {
+      return l.rfind("WARNING", 0) == 0
+             && l.find("requests waited for a free connection")
+                    != std::string::npos;
+    });
+  };
+  CAF_CHECK(warned(capped));
+  CAF_CHECK(!warned(free));
+  auto c = read_json(capped_out);
+  auto f = read_json(free_out);
+  CAF_REQUIRE(c.has_value() && f.has_value());
+  // Nothing is lost: every request was answered, the waiting ones too.
+  CAF_CHECK_EQUAL((*c)["ok"].get<uint64_t>(), (*c)["requests"].get<uint64_t>());
+  CAF_CHECK_GREATER_OR_EQUAL((*c)["requests"].get<uint64_t>(), 29u);
+  CAF_CHECK_GREATER((*c)["waited_for_connection"].get<uint64_t>(), 10u);
+  CAF_CHECK_EQUAL((*f)["waited_for_connection"].get<uint64_t>(), 0u);
+  // Latency counts from the scheduled time: the queue shows (the last of 30
+  // requests at 10/s is answered about 2 s after it was due).
+  CAF_CHECK_GREATER((*c)["latency_ms"]["p90"].get<double>(), 1000.0);
+  CAF_CHECK_LESS((*f)["latency_ms"]["p90"].get<double>(), 1000.0);
 }
 
 CAF_TEST(the JSON and HTML reports are produced and well formed) {
