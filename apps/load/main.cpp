@@ -43,6 +43,9 @@ struct options {
   std::string drain = "30s";
   std::string timeout = "60s";
   size_t connections = default_http_connections;
+  /// The options that only --target requests use, as given on the command
+  /// line (an error when the run drives the embedded engine).
+  std::vector<std::string> http_only;
   bool stream = false;
   bool poisson = false;
   std::string prompts;
@@ -149,6 +152,9 @@ int parse(int argc, char** argv, options& o) {
     auto rc = app.exit(e);
     return rc == 0 ? 0 : 2;
   }
+  for (const char* name : {"--connections", "--timeout", "--model"})
+    if (app.count(name) > 0)
+      o.http_only.emplace_back(name);
   if (o.mock.empty())
     o.mock = demo::program_dir() + "/switchyard-mock";
   return -1;
@@ -244,6 +250,10 @@ int main(int argc, char** argv) {
     target_url = sc->target;
   if (target_url.empty() && o.config.empty() && !(sc && !sc->engine.is_null()))
     fail("give --config FILE (the engine's configuration) or --target URL");
+  if (target_url.empty() && !o.http_only.empty())
+    fail(o.http_only.front()
+         + " applies to --target requests only; the embedded engine takes "
+           "its connections, timeouts and models from its config");
 
   // Mocks, then the system under test on top of them.
   demo::mock_fleet fleet{o.mock};

@@ -182,4 +182,12 @@ CAF_TEST(bad arguments exit 2 with one line) {
   std::remove(bad_scenario.c_str());
   CAF_CHECK_EQUAL(sc.exit_code, 2);
   CAF_CHECK_NOT_EQUAL(sc.stderr_text.find("/expect/0"), std::string::npos);
+  // --connections shapes --target requests only: with the embedded engine
+  // it could not be honoured.
+  auto engine_conns = run_load(
+      {"--config", std::string{SWITCHYARD_SOURCE_DIR} + "/configs/demo.json",
+       "--rate", "10", "--duration", "1s", "--connections", "4"});
+  CAF_CHECK_EQUAL(engine_conns.exit_code, 2);
+  CAF_CHECK_NOT_EQUAL(engine_conns.stderr_text.find("--connections"),
+                      std::string::npos);
 }
