@@ -31,6 +31,10 @@ struct pending_set {
   std::unordered_map<uint64_t, times> calls;
   /// Set when the run gave up on the rest: late callbacks are dropped.
   bool closed = false;
+  /// Callbacks between `take` and `recorded`: the run waits for them before
+  /// it returns (the recorder may go with it, and the summary must hold
+  /// every answer that was taken).
+  size_t recording = 0;
 
   void add(uint64_t n, time_point scheduled, time_point sent) {
     std::lock_guard guard{mtx};
@@ -44,8 +48,16 @@ struct pending_set {
       return std::nullopt;
     auto out = i->second;
     calls.erase(i);
+    ++recording;
     cv.notify_all();
     return out;
+  }
+
+  /// Ends what `take` began.
+  void recorded() {
+    std::lock_guard guard{mtx};
+    --recording;
+    cv.notify_all();
   }
 
   size_t size() {
@@ -160,8 +172,10 @@ result_callback make_done(uint64_t n, std::shared_ptr<pending_set> pending,
                           recorder& rec) {
   return [n, pending = std::move(pending), &rec](request_result res) {
     auto now = clock_type::now();
-    if (auto t = pending->take(n))
+    if (auto t = pending->take(n)) {
       rec.record(t->scheduled, t->sent, now, res);
+      pending->recorded();
+    }
   };
 }
 
@@ -242,8 +256,9 @@ run_summary run_load(target& tgt, recorder& rec, const load_plan& plan,
   // with the latency they had reached (a stall is never hidden).
   {
     std::unique_lock lock{pending->mtx};
-    pending->cv.wait_until(lock, clock_type::now() + plan.drain,
-                           [&] { return pending->calls.empty() || stop; });
+    pending->cv.wait_until(lock, clock_type::now() + plan.drain, [&] {
+      return (pending->calls.empty() && pending->recording == 0) || stop;
+    });
     auto now = clock_type::now();
     request_result res;
     res.error = "unfinished";
@@ -252,6 +267,8 @@ run_summary run_load(target& tgt, recorder& rec, const load_plan& plan,
     sum.unfinished = pending->calls.size();
     pending->calls.clear();
     pending->closed = true;
+    // An answer taken just before the close is being recorded: it counts.
+    pending->cv.wait(lock, [&] { return pending->recording == 0; });
   }
   progress.finish();
   sum.elapsed = clock_type::now() - start;
