@@ -241,9 +241,14 @@ private:
 
 struct http_server::impl {
   impl(server_options opts, mock_engine& eng)
-      : threads(std::max(1, opts.threads)), ioc(threads),
-        strand(net::make_strand(ioc)), acceptor(strand),
+      : ioc(1), strand(net::make_strand(ioc)), acceptor(strand),
         signals(ioc, SIGINT, SIGTERM), engine(eng) {
+    // One event loop per I/O thread, each connection on one of them for its
+    // whole life: no lock, no futex wake-up and no thread hand-off between
+    // the reads and writes of a connection (one loop run by several threads
+    // spent as much CPU waking its threads as answering).
+    for (int i = 1; i < std::max(1, opts.threads); ++i)
+      workers.push_back(std::make_unique<net::io_context>(1));
     endpoint = {net::ip::make_address_v4("127.0.0.1"), opts.port};
     open();
     endpoint.port(acceptor.local_endpoint().port());
@@ -279,9 +284,15 @@ struct http_server::impl {
     }
   }
 
+  /// The loop of the next connection: in turn over every I/O thread's loop.
+  net::io_context& next_loop() {
+    auto n = next_worker++ % (workers.size() + 1);
+    return n == 0 ? ioc : *workers[n - 1];
+  }
+
   void do_accept() {
     acceptor.async_accept(
-        net::make_strand(ioc), [this](beast::error_code ec, tcp::socket sock) {
+        next_loop(), [this](beast::error_code ec, tcp::socket sock) {
           if (ec == net::error::operation_aborted || !acceptor.is_open())
             return;
           if (!ec)
@@ -317,8 +328,11 @@ struct http_server::impl {
     }
   }
 
-  int threads;
+  /// The first I/O thread's loop; also the listener's, signals' and timers'.
   net::io_context ioc;
+  /// The loops of the other I/O threads.
+  std::vector<std::unique_ptr<net::io_context>> workers;
+  size_t next_worker = 0;
   net::strand<net::io_context::executor_type> strand;
   tcp::acceptor acceptor;
   tcp::endpoint endpoint;
@@ -339,11 +353,18 @@ uint16_t http_server::port() const noexcept {
 }
 
 void http_server::run() {
-  impl_->signals.async_wait(
-      [this](beast::error_code, int) { impl_->ioc.stop(); });
+  impl_->signals.async_wait([this](beast::error_code, int) {
+    impl_->ioc.stop();
+    for (auto& w : impl_->workers)
+      w->stop();
+  });
   std::vector<std::thread> extra;
-  for (int i = 1; i < impl_->threads; ++i)
-    extra.emplace_back([this] { impl_->ioc.run(); });
+  for (auto& w : impl_->workers)
+    extra.emplace_back([&ioc = *w] {
+      // Runs until stopped, connection or not.
+      auto guard = net::make_work_guard(ioc);
+      ioc.run();
+    });
   impl_->ioc.run();
   for (auto& t : extra)
     t.join();

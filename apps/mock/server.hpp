@@ -11,7 +11,8 @@ namespace switchyard::mock {
 struct server_options {
   /// 0 picks a free port.
   uint16_t port = 0;
-  /// I/O threads running the event loop.
+  /// I/O threads, each running its own event loop; connections are dealt
+  /// out to them in turn.
   int threads = 1;
 };
 
