@@ -525,6 +525,41 @@ CAF_TEST(a reused handle sends each job with its own method and body) {
   CAF_CHECK_NOT_EQUAL(put.find("\r\n\r\nlater"), std::string::npos);
 }
 
+CAF_TEST(connections the server closes between requests are replaced) {
+  // Idle keep-alive sockets stay in the loop's epoll set between requests.
+  // Here the server closes each connection after its answer: the loop must
+  // drop the dead socket without spinning on its end-of-file, and the new
+  // socket libcurl opens for the next request (often under the same
+  // descriptor number) must be watched again, or that request would hang.
+  transport_config one;
+  one.loops = 1;
+  transport tr{one};
+  scripted_server srv{{{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"}},
+                      true};
+  auto cpu_ms = [] {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000L
+           + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000L;
+  };
+  for (int round = 0; round < 12; ++round) {
+    auto sink = std::make_shared<recording_sink>();
+    tr.submit(get_job(srv.url()), sink);
+    CAF_REQUIRE(sink->wait());
+    CAF_CHECK(sink->result.error == transport_error::none);
+    CAF_CHECK_EQUAL(sink->result.response.body, "ok");
+    if (round % 4 == 3) {
+      // Let the closed connection sit idle: a loop woken again and again by
+      // its end-of-file would burn a core meanwhile.
+      std::this_thread::sleep_for(50ms);
+      auto before = cpu_ms();
+      std::this_thread::sleep_for(300ms);
+      CAF_CHECK_LESS(cpu_ms() - before, 150);
+    }
+  }
+  CAF_CHECK_EQUAL(srv.accepted(), 12);
+}
+
 CAF_TEST(jobs spread over several loops and each cancel finds its loop) {
   transport_config two;
   two.loops = 2;

@@ -15,6 +15,7 @@
 #include <string>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <system_error>
 #include <thread>
 #include <unistd.h>
@@ -245,6 +246,12 @@ private:
           [[maybe_unused]] auto r = read(wake_fd_, &count, sizeof(count));
           continue;
         }
+        if (auto& st = state_of(fd); !st.wanted) {
+          // An idle keep-alive connection stirred (closed by the server):
+          // nobody watches it, libcurl finds it dead when it next looks.
+          unregister(fd, st);
+          continue;
+        }
         int flags = 0;
         if (what & EPOLLIN)
           flags |= CURL_CSELECT_IN;
@@ -395,6 +402,10 @@ private:
     if (share_ != nullptr)
       curl_easy_setopt(e, CURLOPT_SHARE, share_);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, &impl::on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, this);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, &impl::on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, this);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.error_buffer);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &impl::on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, &t);
@@ -676,27 +687,87 @@ private:
 
   // -- libcurl callbacks (loop thread) ---------------------------------------
 
-  static int on_socket(CURL*, curl_socket_t s, int what, void* userp,
-                       void* socketp) {
+  /// What the loop's epoll set holds for one descriptor.
+  struct fd_state {
+    /// A connection socket opened through `on_open_socket` and not yet
+    /// closed through `on_close_socket`.
+    bool ours = false;
+    /// libcurl watches it (between its CURL_POLL_IN/OUT and CURL_POLL_REMOVE).
+    bool wanted = false;
+    /// The events registered in epoll; 0: not in the set.
+    uint32_t registered = 0;
+  };
+
+  fd_state& state_of(curl_socket_t s) {
+    auto i = static_cast<size_t>(s);
+    if (i >= fds_.size())
+      fds_.resize(std::max(i + 1, fds_.size() * 2));
+    return fds_[i];
+  }
+
+  /// libcurl's wishes for a socket, carried into the epoll set. A keep-alive
+  /// connection between transfers stays registered while nobody watches it
+  /// (the next transfer on it wants the same events: no epoll_ctl at all,
+  /// where removing and adding it again cost two per request); an event on
+  /// it meanwhile (the server closed it) removes it then. Only sockets the
+  /// loop opened itself get this: their close goes through
+  /// `on_close_socket`, so a reused descriptor number is never mistaken for
+  /// a registered one.
+  static int on_socket(CURL*, curl_socket_t s, int what, void* userp, void*) {
     auto& self = *static_cast<impl*>(userp);
+    auto& st = self.state_of(s);
     if (what == CURL_POLL_REMOVE) {
-      epoll_ctl(self.epoll_fd_, EPOLL_CTL_DEL, s, nullptr);
+      st.wanted = false;
+      if (!st.ours)
+        self.unregister(s, st);
       return 0;
     }
+    st.wanted = true;
+    uint32_t events = 0;
+    if (what & CURL_POLL_IN)
+      events |= EPOLLIN;
+    if (what & CURL_POLL_OUT)
+      events |= EPOLLOUT;
+    if (st.ours && events == st.registered)
+      return 0;
     epoll_event ev{};
     ev.data.fd = s;
-    if (what & CURL_POLL_IN)
-      ev.events |= EPOLLIN;
-    if (what & CURL_POLL_OUT)
-      ev.events |= EPOLLOUT;
-    auto op = socketp == nullptr ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+    ev.events = events;
+    auto op = st.registered == 0 || !st.ours ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
     if (epoll_ctl(self.epoll_fd_, op, s, &ev) != 0) {
       op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
       epoll_ctl(self.epoll_fd_, op, s, &ev);
     }
-    if (socketp == nullptr)
-      curl_multi_assign(self.multi_, s, &self);
+    st.registered = events;
     return 0;
+  }
+
+  void unregister(curl_socket_t s, fd_state& st) {
+    if (st.registered != 0)
+      epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s, nullptr);
+    st.registered = 0;
+  }
+
+  /// Opens every connection socket of the loop's transfers (close-on-exec:
+  /// a program that starts processes, like switchyard-load starting mocks,
+  /// does not leak them).
+  static curl_socket_t on_open_socket(void* clientp, curlsocktype,
+                                      curl_sockaddr* addr) {
+    auto& self = *static_cast<impl*>(clientp);
+    auto s
+        = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    if (s < 0)
+      return CURL_SOCKET_BAD;
+    self.state_of(s) = fd_state{true, false, 0};
+    return s;
+  }
+
+  /// Closes a socket opened by `on_open_socket`; the kernel drops it from
+  /// the epoll set.
+  static int on_close_socket(void* clientp, curl_socket_t s) {
+    auto& self = *static_cast<impl*>(clientp);
+    self.state_of(s) = fd_state{};
+    return close(s);
   }
 
   static int on_timer(CURLM*, long timeout_ms, void* userp) {
@@ -781,6 +852,8 @@ private:
   /// Shared TLS session cache of all easy handles; null if unavailable.
   CURLSH* share_ = nullptr;
   std::optional<time_point> curl_due_;
+  /// Per descriptor number: see `on_socket`.
+  std::vector<fd_state> fds_;
   /// The loop's idea of now while libcurl runs callbacks.
   time_point now_ = clock_type::now();
   std::vector<timer_entry> timers_;
