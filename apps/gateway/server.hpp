@@ -15,7 +15,8 @@ struct server_options {
   std::string host = "127.0.0.1";
   /// 0 picks a free port.
   uint16_t port = 0;
-  /// I/O threads.
+  /// I/O threads, each running its own event loop; connections are dealt
+  /// out to them in turn.
   int threads = 1;
   gateway_limits limits;
 };
