@@ -56,17 +56,6 @@ http_response error_response(dialect d, const client_error& err,
 
 namespace {
 
-// A notice's kind as text, whether the model spells it as a string or as an
-// enum with `to_string`.
-std::string kind_text(const std::string& kind) {
-  return kind;
-}
-
-template <class Kind>
-std::string kind_text(Kind kind) {
-  return std::string{to_string(kind)};
-}
-
 /// The x-switchyard-* headers of a finished call, from its attempt trail.
 void add_trail_headers(header_list& h, const std::vector<attempt_record>& trail,
                        bool success) {
@@ -127,7 +116,7 @@ public:
       return ex_->stream_write(std::move(out));
     }
     if (auto* n = std::get_if<stream_notice>(&ev)) {
-      std::string line = kind_text(n->kind) + ": " + n->message;
+      std::string line = std::string{to_string(n->kind)} + ": " + n->message;
       if (!n->from.empty())
         line += " (" + n->from + " -> " + n->to + ")";
       append_comment(head_sent_ ? out : pending_, line);
