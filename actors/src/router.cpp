@@ -301,13 +301,28 @@ void skip(self_ptr self, routed_call& c, size_t dep, time_point now) {
   rec.status = -1; // never sent
   rec.cls = error_class::overloaded;
   const auto& board = rt.board();
-  if (board.disabled.load(std::memory_order_relaxed))
+  auto code = engine_code::marked_down;
+  if (board.disabled.load(std::memory_order_relaxed)) {
     rec.reason = "skipped: disabled by an operator";
-  else if (board.down_until_ns.load(std::memory_order_relaxed) != 0)
+  } else if (board.down_until_ns.load(std::memory_order_relaxed) != 0) {
     rec.reason = "skipped: marked down";
-  else
+  } else {
     rec.reason = "skipped: circuit breaker open";
+    code = engine_code::breaker_open;
+  }
   c.trail.push_back(std::move(rec));
+  // The same `refused` event (and refusal metric) as when the provider
+  // actor itself turns a call away: a router that knows the deployment is
+  // out does not ask it, and the outage must still show.
+  if (auto& core = *self->state.core; core.events) {
+    call_refused ev;
+    ev.call_id = c.id;
+    ev.route = c.plan->config->name;
+    ev.deployment = rt.config().name;
+    ev.reason = std::string{to_string(code)};
+    ev.metadata = c.metadata;
+    core.emit(std::move(ev));
+  }
   if (!c.last_failure)
     c.last_failure = std::make_unique<failure>(make_failure(
         engine_code::breaker_open, rt.config().name + " is unavailable"));
