@@ -459,8 +459,8 @@ void exchange_impl::on_disconnect(std::function<void()> f) {
 
 struct http_server::impl {
   impl(server_options opts, request_handler& handler)
-      : ioc(1), acceptor(net::make_strand(ioc)),
-        signals(ioc, SIGINT, SIGTERM), shared{handler, opts.limits} {
+      : shared{handler, opts.limits}, ioc(1), acceptor(net::make_strand(ioc)),
+        signals(ioc, SIGINT, SIGTERM) {
     // One event loop per I/O thread, each connection on one of them for its
     // whole life (its handlers never run concurrently: no strand needed).
     // One loop run by several threads spent a sixth of the gateway's CPU in
@@ -500,15 +500,19 @@ struct http_server::impl {
     });
   }
 
-  /// The first I/O thread's loop; also the listener's and the signals'.
-  net::io_context ioc;
-  /// The loops of the other I/O threads.
+  // Destroyed in the reverse order: the loops (and the sessions still
+  // waiting in them) before the state the sessions use, the first loop
+  // before the others (its pending accept holds a socket of the next
+  // connection's loop).
+  shared_state shared;
+  /// The loops of the I/O threads but the first.
   std::vector<std::unique_ptr<net::io_context>> workers;
   /// Only touched on the acceptor's strand.
   size_t next_worker = 0;
+  /// The first I/O thread's loop; also the listener's and the signals'.
+  net::io_context ioc;
   tcp::acceptor acceptor;
   net::signal_set signals;
-  shared_state shared;
   uint16_t port = 0;
   std::function<void()> on_signal;
   bool signalled = false;

@@ -328,11 +328,13 @@ struct http_server::impl {
     }
   }
 
-  /// The first I/O thread's loop; also the listener's, signals' and timers'.
-  net::io_context ioc;
-  /// The loops of the other I/O threads.
+  // Declared before `ioc`, so destroyed after it: the listener's pending
+  // accept holds a socket of the next connection's loop.
+  /// The loops of the I/O threads but the first.
   std::vector<std::unique_ptr<net::io_context>> workers;
   size_t next_worker = 0;
+  /// The first I/O thread's loop; also the listener's, signals' and timers'.
+  net::io_context ioc;
   net::strand<net::io_context::executor_type> strand;
   tcp::acceptor acceptor;
   tcp::endpoint endpoint;
