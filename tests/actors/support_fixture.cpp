@@ -30,6 +30,14 @@ std::vector<std::string> transitions(const event_log& log,
   return out;
 }
 
+std::vector<std::string> refusals(const event_log& log) {
+  std::vector<std::string> out;
+  for (const auto& ev : log.of<call_refused>())
+    out.push_back(std::to_string(ev.call_id) + " " + ev.route + "/"
+                  + ev.deployment + " " + ev.reason);
+  return out;
+}
+
 actor_fixture::actor_fixture()
     : client(std::make_shared<fake_client>()),
       events(std::make_shared<event_log>()),

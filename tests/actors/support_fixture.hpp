@@ -114,6 +114,10 @@ std::vector<std::string> attempt_trail(const call_result& r);
 std::vector<std::string> transitions(const event_log& log,
                                      const std::string& deployment);
 
+/// Returns the `call_refused` events so far, each as
+/// "CALL_ID ROUTE/DEPLOYMENT REASON", e.g. "7 r/a breaker_open".
+std::vector<std::string> refusals(const event_log& log);
+
 /// Returns call options that pin a call to `deployment`.
 inline call_options pinned(const std::string& deployment) {
   call_options opts;
