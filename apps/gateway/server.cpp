@@ -1,11 +1,19 @@
 // The only Beast file of the gateway: accepting, parsing requests, writing
 // answers (as raw HTTP/1.1 bytes: heads, bodies and SSE chunks), noticing
 // clients that go away, and the limits against slow or greedy clients.
+//
+// A complete answer is written to the socket by the thread that has it (a
+// CAF worker, mostly) when its session is only waiting for it: no hand-off
+// to the session's I/O thread, whose next wake-up is the client's next
+// request. Everything else (stream parts, answers that do not fit in the
+// socket's buffer, the last answer of a connection) goes through the I/O
+// thread.
 #include "server.hpp"
 
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <sys/socket.h>
 #include <thread>
 #include <vector>
 
@@ -131,6 +139,16 @@ private:
 /// One client connection.
 class session : public std::enable_shared_from_this<session> {
 public:
+  /// Who may write the running exchange's complete answer.
+  enum class direct_state : uint8_t {
+    /// Only this session's thread (send_complete).
+    none,
+    /// Any thread (try_direct), as long as it is here.
+    waiting,
+    /// try_direct wrote it: this thread goes on when the socket is readable.
+    answered,
+  };
+
   session(tcp::socket socket, shared_state& shared)
       : stream_(std::move(socket)), shared_(shared) {
     shared_.connections.fetch_add(1, std::memory_order_relaxed);
@@ -162,9 +180,17 @@ public:
     return stream_.get_executor();
   }
 
+  /// Writes the complete answer `res` of the running exchange `ex` to the
+  /// socket on the calling thread, when the session is only waiting for it.
+  /// Returns false when nothing was written: the answer must go through
+  /// send_complete on the session's thread. What the socket does not take
+  /// at once goes there too.
+  bool try_direct(http_response& res, exchange_impl& ex);
+
   // -- called on the strand by the exchange ----------------------------------
 
   void send_complete(http_response res) {
+    take_back();
     if (closed_)
       return;
     auto keep = keep_alive_ && !shared_.closing.load();
@@ -179,6 +205,7 @@ public:
   }
 
   void send_head(int status, header_list headers) {
+    take_back();
     if (closed_)
       return;
     keep_alive_ = keep_alive_ && !shared_.closing.load();
@@ -209,6 +236,10 @@ private:
   void read_head() {
     if (shared_.closing.load() && buffer_.size() == 0)
       return close();
+    read_request();
+  }
+
+  void read_request() {
     parser_.emplace();
     parser_->header_limit(
         static_cast<std::uint32_t>(shared_.limits.max_header_bytes));
@@ -295,8 +326,66 @@ private:
     current_ = std::make_shared<exchange_impl>(
         shared_from_this(), shared_.limits.stream_buffer_bytes);
     shared_.exchanges.fetch_add(1, std::memory_order_relaxed);
+    {
+      // Another thread may write the answer unless this one has more to do
+      // after it: close the connection, or go on with requests already read.
+      std::lock_guard guard{direct_mtx_};
+      direct_ = keep_alive_ && !head_only_ && buffer_.size() == 0
+                    ? direct_state::waiting
+                    : direct_state::none;
+    }
     watch_client();
+    watch_idle();
     shared_.handler.handle(view{req}, current_);
+  }
+
+  /// Takes the exchange back from other threads: afterwards, its answer
+  /// goes through send_complete. Returns what the state was.
+  direct_state take_back() {
+    std::lock_guard guard{direct_mtx_};
+    return std::exchange(direct_, direct_state::none);
+  }
+
+  /// The answer went out from another thread and the exchange is counted
+  /// out; the socket is readable: the next request (read even when
+  /// draining: it was sent before the client could know) or the end.
+  void after_direct() {
+    current_.reset();
+    ++generation_;
+    read_request();
+  }
+
+  // Closes a connection left idle after an answer written by another thread
+  // (read_head's timeout covers the others). Checked while the exchange
+  // runs, at most every idle_timeout.
+  void watch_idle() {
+    if (idle_watched_)
+      return;
+    idle_watched_ = true;
+    auto wait = shared_.limits.idle_timeout;
+    {
+      std::lock_guard guard{direct_mtx_};
+      if (direct_ == direct_state::answered)
+        wait -= std::min(wait, std::chrono::steady_clock::now() - answered_at_);
+    }
+    idle_timer_.expires_after(wait);
+    idle_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      self->idle_watched_ = false;
+      if (ec || self->closed_ || !self->current_)
+        return;
+      {
+        std::lock_guard guard{self->direct_mtx_};
+        if (self->direct_ == direct_state::answered
+            && std::chrono::steady_clock::now() - self->answered_at_
+                   >= self->shared_.limits.idle_timeout) {
+          self->direct_ = direct_state::none;
+          self->current_.reset();
+          self->close();
+          return;
+        }
+      }
+      self->watch_idle();
+    });
   }
 
   // Notices a client that closes its side while its answer is pending.
@@ -306,6 +395,11 @@ private:
         [self = shared_from_this(), gen = generation_](beast::error_code ec) {
           if (gen != self->generation_ || !self->current_ || self->closed_)
             return;
+          // Readable: the next request or the client's end. Either way this
+          // thread takes the exchange back from the answering thread.
+          auto st = self->take_back();
+          if (st == direct_state::answered)
+            return self->after_direct();
           char byte;
           beast::error_code rec;
           size_t n = 0;
@@ -314,8 +408,11 @@ private:
                                                tcp::socket::message_peek, rec);
           if (!ec && !rec && n > 0)
             return; // a pipelined request: it waits for its turn
-          if (rec == net::error::would_block)
+          if (rec == net::error::would_block) {
+            std::lock_guard guard{self->direct_mtx_};
+            self->direct_ = st;
             return self->watch_client();
+          }
           self->client_gone();
         });
   }
@@ -385,6 +482,7 @@ private:
     if (closed_)
       return;
     closed_ = true;
+    idle_timer_.cancel();
     beast::error_code ec;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
     stream_.socket().close(ec);
@@ -392,6 +490,13 @@ private:
 
   beast::tcp_stream stream_;
   shared_state& shared_;
+  /// Guards direct_ and answered_at_, and the socket against being closed
+  /// while another thread writes to it.
+  std::mutex direct_mtx_;
+  direct_state direct_ = direct_state::none;
+  std::chrono::steady_clock::time_point answered_at_;
+  net::steady_timer idle_timer_{stream_.get_executor()};
+  bool idle_watched_ = false;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<exchange_impl> current_;
@@ -408,7 +513,39 @@ private:
 
 // -- exchange_impl ------------------------------------------------------------
 
+bool session::try_direct(http_response& res, exchange_impl& ex) {
+  std::lock_guard guard{direct_mtx_};
+  if (direct_ != direct_state::waiting || shared_.closing.load())
+    return false;
+  std::string out = head_text(
+      res.status, res.content_type, res.headers, true,
+      "content-length: " + std::to_string(res.body.size()) + "\r\n");
+  out += res.body;
+  auto n = ::send(stream_.socket().native_handle(), out.data(), out.size(),
+                  MSG_NOSIGNAL | MSG_DONTWAIT);
+  if (n != static_cast<ssize_t>(out.size())) {
+    // The rest (all of it after an error, which the write then reports)
+    // goes through this session's thread like any answer.
+    direct_ = direct_state::none;
+    out.erase(0, n > 0 ? static_cast<size_t>(n) : 0);
+    net::post(executor(),
+              [self = shared_from_this(), rest = std::move(out)]() mutable {
+                self->keep_alive_ = true;
+                self->ending_ = true;
+                self->enqueue(std::move(rest));
+              });
+    return true;
+  }
+  direct_ = direct_state::answered;
+  answered_at_ = std::chrono::steady_clock::now();
+  ex.release();
+  shared_.exchanges.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
 void exchange_impl::respond(http_response res) {
+  if (session_->try_direct(res, *this))
+    return;
   net::post(session_->executor(),
             [s = session_, res = std::move(res)]() mutable {
               s->send_complete(std::move(res));

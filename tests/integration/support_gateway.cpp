@@ -212,6 +212,25 @@ std::string raw_client::read_until(std::string_view needle,
   return in_;
 }
 
+bool raw_client::wait_closed(std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (fd_ >= 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0)
+      return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+      return false;
+    char buf[65536];
+    auto n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n <= 0)
+      return true;
+    in_.append(buf, static_cast<size_t>(n));
+  }
+  return false;
+}
+
 void raw_client::close(bool reset) {
   if (fd_ < 0)
     return;

@@ -96,6 +96,10 @@ public:
   std::string read_until(std::string_view needle,
                          std::chrono::milliseconds timeout, size_t start = 0);
 
+  /// Reads until the server closes the connection (true) or `timeout`
+  /// passed (false).
+  bool wait_closed(std::chrono::milliseconds timeout);
+
   /// Everything received so far.
   const std::string& received() const noexcept {
     return in_;
