@@ -226,6 +226,8 @@ uint64_t engine::start(chat_request req, call_options opts, call_callback done,
     return 0;
   }
   auto id = d.next_id.fetch_add(1, std::memory_order_relaxed);
+  if (sink)
+    sink->on_call_id(id);
   auto now = d.sys->clock().now();
   if (d.cache && d.cache->start(id, now, req, opts, done, sink))
     return id;

@@ -1,7 +1,5 @@
 #include "calls.hpp"
 
-#include <thread>
-
 namespace switchyard::gateway {
 
 // -- attempt_tracker ----------------------------------------------------------
@@ -95,8 +93,8 @@ public:
     // nop
   }
 
-  void set_id(uint64_t id) {
-    id_.store(id, std::memory_order_release);
+  void on_call_id(uint64_t id) override {
+    id_ = id;
   }
 
   bool on_event(stream_event ev) override {
@@ -150,15 +148,7 @@ private:
     if (head_sent_)
       return;
     head_sent_ = true;
-    // The first event may come before engine::stream returned the call id
-    // to the thread that started it: wait for that store (it follows at
-    // once), a bounded while, since the attempts are tracked by call id.
-    auto id = id_.load(std::memory_order_acquire);
-    for (int i = 0; id == 0 && i < 10000; ++i) {
-      std::this_thread::yield();
-      id = id_.load(std::memory_order_acquire);
-    }
-    auto p = tracker_.of(id);
+    auto p = tracker_.of(id_);
     headers_.emplace_back("x-switchyard-provider", start_.provider);
     headers_.emplace_back("x-switchyard-model", start_.model);
     if (!p.deployment.empty())
@@ -179,7 +169,7 @@ private:
   }
 
   bool finish() {
-    tracker_.forget(id_.load(std::memory_order_acquire));
+    tracker_.forget(id_);
     calls_->running.fetch_sub(1, std::memory_order_acq_rel);
     return true;
   }
@@ -190,7 +180,8 @@ private:
   header_list headers_;
   std::shared_ptr<exchange> ex_;
   std::shared_ptr<call_counter> calls_;
-  std::atomic<uint64_t> id_{0};
+  /// Set before the call starts (so before any event).
+  uint64_t id_ = 0;
   stream_start start_;
   bool head_sent_ = false;
   std::string pending_;
@@ -208,7 +199,6 @@ void run_call(engine& eng, attempt_tracker& tracker, dialect d,
                                            std::move(headers), ex, calls);
     call.req.stream = true;
     auto id = eng.stream(std::move(call.req), std::move(opts), sink);
-    sink->set_id(id);
     ex->on_disconnect([&eng, id] { eng.cancel(id); });
     return;
   }

@@ -104,6 +104,68 @@ CAF_TEST(metadata reaches every event of the call) {
   eng->shutdown();
 }
 
+namespace {
+
+/// Records, in order, the id it is given and the events it takes.
+class id_sink final : public stream_sink {
+public:
+  void on_call_id(uint64_t id) override {
+    std::lock_guard guard{mtx};
+    order.push_back("id " + std::to_string(id));
+  }
+
+  bool on_event(stream_event ev) override {
+    std::lock_guard guard{mtx};
+    order.push_back(std::holds_alternative<stream_start>(ev) ? "start"
+                                                             : "event");
+    done = std::holds_alternative<stream_end>(ev)
+           || std::holds_alternative<stream_error>(ev);
+    return true;
+  }
+
+  std::mutex mtx;
+  std::vector<std::string> order;
+  bool done = false;
+};
+
+} // namespace
+
+CAF_TEST(a stream sink gets its call id before any event) {
+  auto m = start_mock();
+  auto recorder = std::make_shared<event_recorder>();
+  auto eng = make_engine(api_config(m, "ok-gpt"), recorder);
+  std::vector<std::pair<uint64_t, std::shared_ptr<id_sink>>> calls;
+  for (int i = 0; i < 3; ++i) {
+    auto sink = std::make_shared<id_sink>();
+    auto id = eng->stream(user_request("ids"), call_options{}, sink);
+    calls.emplace_back(id, sink);
+  }
+  for (auto& [id, sink] : calls) {
+    CAF_REQUIRE(eventually(
+        [&] {
+          std::lock_guard guard{sink->mtx};
+          return sink->done;
+        },
+        5s));
+    std::lock_guard guard{sink->mtx};
+    CAF_REQUIRE_GREATER(sink->order.size(), 2u);
+    CAF_CHECK_EQUAL(sink->order[0], "id " + std::to_string(id));
+    CAF_CHECK_EQUAL(sink->order[1], "start");
+    CAF_CHECK_EQUAL(std::count(sink->order.begin(), sink->order.end(),
+                               "id " + std::to_string(id)),
+                    1);
+  }
+  // The id is the one the engine's events carry.
+  auto fin = recorder->of<call_finished>();
+  CAF_REQUIRE_EQUAL(fin.size(), 3u);
+  for (auto& [id, sink] : calls)
+    CAF_CHECK(
+        std::any_of(fin.begin(), fin.end(), [id = id](const call_finished& f) {
+          return f.call_id == id;
+        }));
+  eng->shutdown();
+}
+
 CAF_TEST(status names each route current target and each deployment) {
   auto m = start_mock();
   auto eng = make_engine(api_config(m, "ok-gpt"));

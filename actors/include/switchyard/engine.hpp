@@ -78,6 +78,12 @@ public:
   /// with a `stream_error` of class `overloaded`, code `slow_consumer`,
   /// which `on_event` must accept.
   virtual bool on_event(stream_event ev) = 0;
+
+  /// Takes the call's id (the one `engine::stream` returns and the engine's
+  /// events carry) once, before any event and before `stream` returns.
+  virtual void on_call_id(uint64_t id) {
+    (void)id;
+  }
 };
 
 /// A push-style stream consumer (never refuses an event).
