@@ -32,7 +32,16 @@ struct answer {
   int64_t prompt_tokens = 0;
   /// Whitespace-separated words in `text`.
   int64_t completion_tokens = 0;
+  /// Names the answer in its ids: fnv1a of the model, then of `text` (set by
+  /// `name_answer` once the text is final, so that a stream's chunks do not
+  /// hash the whole text each).
+  uint64_t id_hash = 0;
 };
+
+/// Sets `ans.id_hash` for `model` and the answer's text.
+inline void name_answer(answer& ans, std::string_view model) {
+  ans.id_hash = fnv1a(ans.text, fnv1a(model));
+}
 
 /// Counts whitespace-separated words.
 int64_t count_words(std::string_view text) noexcept;

@@ -218,6 +218,7 @@ response_plan mock_engine::success(const mock_request& req,
     ans.text.clear();
     ans.completion_tokens = 0;
   }
+  name_answer(ans, req.model);
   if (!req.stream) {
     out.head.body
         = plan.malformed ? render_malformed_body(req) : render_body(req, ans);

@@ -11,12 +11,10 @@ namespace {
 
 using ojson = nlohmann::ordered_json;
 
-std::string hex_id(std::string_view prefix, const mock_request& req,
-                   const answer& ans) {
-  auto h = fnv1a(ans.text, fnv1a(req.model));
+std::string hex_id(std::string_view prefix, const answer& ans) {
   char buf[17];
   std::snprintf(buf, sizeof(buf), "%016llx",
-                static_cast<unsigned long long>(h));
+                static_cast<unsigned long long>(ans.id_hash));
   return std::string{prefix} + buf;
 }
 
@@ -62,7 +60,7 @@ ojson gemini_chunk(const mock_request& req, const answer& ans,
 
 // The common head of an OpenAI chat chunk.
 ojson openai_chunk(const mock_request& req, const answer& ans) {
-  return {{"id", hex_id("chatcmpl-", req, ans)},
+  return {{"id", hex_id("chatcmpl-", ans)},
           {"object", "chat.completion.chunk"},
           {"created", now_seconds()},
           {"model", req.model}};
@@ -86,7 +84,7 @@ std::string openai_chat_body(const mock_request& req, const answer& ans) {
   std::string out;
   out.reserve(320 + ans.text.size() + req.model.size());
   out += R"({"id":")";
-  out += hex_id("chatcmpl-", req, ans);
+  out += hex_id("chatcmpl-", ans);
   out += R"(","object":"chat.completion","created":)";
   out += std::to_string(now_seconds());
   out += R"(,"model":)";
@@ -110,7 +108,7 @@ std::string render_body(const mock_request& req, const answer& ans) {
   switch (req.kind) {
     case api::anthropic_messages:
       return ojson{
-          {"id", hex_id("msg_", req, ans)},
+          {"id", hex_id("msg_", ans)},
           {"type", "message"},
           {"role", "assistant"},
           {"model", req.model},
@@ -124,7 +122,7 @@ std::string render_body(const mock_request& req, const answer& ans) {
     case api::gemini:
       return gemini_chunk(req, ans, ans.text, true).dump();
     case api::openai_completions:
-      return ojson{{"id", hex_id("cmpl-", req, ans)},
+      return ojson{{"id", hex_id("cmpl-", ans)},
                    {"object", "text_completion"},
                    {"created", now_seconds()},
                    {"model", req.model},
@@ -146,7 +144,7 @@ std::string render_body(const mock_request& req, const answer& ans) {
                       {"finish_reason", "stop"}};
       if (req.kind == api::azure_openai)
         choice["content_filter_results"] = ojson::object();
-      return ojson{{"id", hex_id("chatcmpl-", req, ans)},
+      return ojson{{"id", hex_id("chatcmpl-", ans)},
                    {"object", "chat.completion"},
                    {"created", now_seconds()},
                    {"model", req.model},
@@ -185,7 +183,7 @@ std::vector<std::string> stream_prologue(const mock_request& req,
   switch (req.kind) {
     case api::anthropic_messages: {
       ojson msg
-          = {{"id", hex_id("msg_", req, ans)},
+          = {{"id", hex_id("msg_", ans)},
              {"type", "message"},
              {"role", "assistant"},
              {"content", ojson::array()},
@@ -231,7 +229,7 @@ std::string stream_content(const mock_request& req, const answer& ans,
     case api::gemini:
       return sse(gemini_chunk(req, ans, piece, final));
     case api::openai_completions:
-      return sse({{"id", hex_id("cmpl-", req, ans)},
+      return sse({{"id", hex_id("cmpl-", ans)},
                   {"object", "text_completion"},
                   {"created", now_seconds()},
                   {"model", req.model},
@@ -267,7 +265,7 @@ std::vector<std::string> stream_epilogue(const mock_request& req,
     case api::gemini:
       return {}; // the final content chunk carries finishReason
     case api::openai_completions: {
-      ojson head = {{"id", hex_id("cmpl-", req, ans)},
+      ojson head = {{"id", hex_id("cmpl-", ans)},
                     {"object", "text_completion"},
                     {"created", now_seconds()},
                     {"model", req.model}};
