@@ -2,12 +2,12 @@
 // answers (as raw HTTP/1.1 bytes: heads, bodies and SSE chunks), noticing
 // clients that go away, and the limits against slow or greedy clients.
 //
-// A complete answer is written to the socket by the thread that has it (a
-// CAF worker, mostly) when its session is only waiting for it: no hand-off
-// to the session's I/O thread, whose next wake-up is the client's next
-// request. Everything else (stream parts, answers that do not fit in the
-// socket's buffer, the last answer of a connection) goes through the I/O
-// thread.
+// An answer (a complete one, or a stream's head, chunks and end) is written
+// to the socket by the thread that has it (a CAF worker or the transport's
+// loop) while its session only waits for it: no hand-off to the session's
+// I/O thread, whose next wake-up is the client's next request. What the
+// socket does not take at once, and everything after it, goes through the
+// I/O thread, as does the last answer of a connection.
 #include "server.hpp"
 
 #include <atomic>
@@ -143,9 +143,10 @@ public:
   enum class direct_state : uint8_t {
     /// Only this session's thread (send_complete).
     none,
-    /// Any thread (try_direct), as long as it is here.
+    /// Any thread (write_direct), as long as it is here.
     waiting,
-    /// try_direct wrote it: this thread goes on when the socket is readable.
+    /// write_direct wrote all of it: this thread goes on when the socket is
+    /// readable.
     answered,
   };
 
@@ -180,12 +181,48 @@ public:
     return stream_.get_executor();
   }
 
-  /// Writes the complete answer `res` of the running exchange `ex` to the
-  /// socket on the calling thread, when the session is only waiting for it.
-  /// Returns false when nothing was written: the answer must go through
-  /// send_complete on the session's thread. What the socket does not take
-  /// at once goes there too.
-  bool try_direct(http_response& res, exchange_impl& ex);
+  /// Writes the bytes `build()` makes, the next part of the running
+  /// exchange `ex`'s answer (its end when `last`), to the socket on the
+  /// calling thread, while the session only waits for them. Returns false,
+  /// without building them, when they must go through this session's thread
+  /// instead, and so must every later part. What the socket does not take at
+  /// once goes there too (counted in `ex.queued`), and from then on every
+  /// later part.
+  template <class Build>
+  bool write_direct(exchange_impl& ex, bool last, Build build) {
+    std::lock_guard guard{direct_mtx_};
+    if (direct_ != direct_state::waiting)
+      return false;
+    if (shared_.closing.load()) {
+      // The rest of the answer goes out with `connection: close`.
+      direct_ = direct_state::none;
+      return false;
+    }
+    std::string out = build();
+    auto n = ::send(stream_.socket().native_handle(), out.data(), out.size(),
+                    MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n != static_cast<ssize_t>(out.size())) {
+      // After an error all of it: the write there reports the error.
+      direct_ = direct_state::none;
+      out.erase(0, n > 0 ? static_cast<size_t>(n) : 0);
+      auto size = out.size();
+      ex.queued.fetch_add(size, std::memory_order_acq_rel);
+      net::post(executor(), [self = shared_from_this(), rest = std::move(out),
+                             size, last]() mutable {
+        if (last)
+          self->ending_ = true;
+        self->enqueue(std::move(rest), size);
+      });
+      return true;
+    }
+    if (last) {
+      direct_ = direct_state::answered;
+      answered_at_ = std::chrono::steady_clock::now();
+      ex.release();
+      shared_.exchanges.fetch_sub(1, std::memory_order_relaxed);
+    }
+    return true;
+  }
 
   // -- called on the strand by the exchange ----------------------------------
 
@@ -513,38 +550,13 @@ private:
 
 // -- exchange_impl ------------------------------------------------------------
 
-bool session::try_direct(http_response& res, exchange_impl& ex) {
-  std::lock_guard guard{direct_mtx_};
-  if (direct_ != direct_state::waiting || shared_.closing.load())
-    return false;
-  std::string out = head_text(
-      res.status, res.content_type, res.headers, true,
-      "content-length: " + std::to_string(res.body.size()) + "\r\n");
-  out += res.body;
-  auto n = ::send(stream_.socket().native_handle(), out.data(), out.size(),
-                  MSG_NOSIGNAL | MSG_DONTWAIT);
-  if (n != static_cast<ssize_t>(out.size())) {
-    // The rest (all of it after an error, which the write then reports)
-    // goes through this session's thread like any answer.
-    direct_ = direct_state::none;
-    out.erase(0, n > 0 ? static_cast<size_t>(n) : 0);
-    net::post(executor(),
-              [self = shared_from_this(), rest = std::move(out)]() mutable {
-                self->keep_alive_ = true;
-                self->ending_ = true;
-                self->enqueue(std::move(rest));
-              });
-    return true;
-  }
-  direct_ = direct_state::answered;
-  answered_at_ = std::chrono::steady_clock::now();
-  ex.release();
-  shared_.exchanges.fetch_sub(1, std::memory_order_relaxed);
-  return true;
-}
-
 void exchange_impl::respond(http_response res) {
-  if (session_->try_direct(res, *this))
+  if (session_->write_direct(*this, true, [&] {
+        return head_text(res.status, res.content_type, res.headers, true,
+                         "content-length: " + std::to_string(res.body.size())
+                             + "\r\n")
+               + res.body;
+      }))
     return;
   net::post(session_->executor(),
             [s = session_, res = std::move(res)]() mutable {
@@ -553,6 +565,12 @@ void exchange_impl::respond(http_response res) {
 }
 
 void exchange_impl::stream_head(int status, header_list headers) {
+  if (session_->write_direct(*this, false, [&] {
+        headers.emplace_back("cache-control", "no-cache");
+        return head_text(status, "text/event-stream", headers, true,
+                         "transfer-encoding: chunked\r\n");
+      }))
+    return;
   net::post(session_->executor(),
             [s = session_, status, h = std::move(headers)]() mutable {
               s->send_head(status, std::move(h));
@@ -563,6 +581,13 @@ bool exchange_impl::stream_write(std::string bytes) {
   auto n = bytes.size();
   if (queued.load(std::memory_order_acquire) + n > limit_)
     return false;
+  if (session_->write_direct(*this, false, [&] {
+        std::string out;
+        out.reserve(n + 12);
+        append_chunk(out, bytes);
+        return out;
+      }))
+    return true;
   queued.fetch_add(n, std::memory_order_acq_rel);
   net::post(session_->executor(),
             [s = session_, b = std::move(bytes)]() mutable {
@@ -572,6 +597,13 @@ bool exchange_impl::stream_write(std::string bytes) {
 }
 
 void exchange_impl::stream_close(std::string last) {
+  if (session_->write_direct(*this, true, [&] {
+        std::string out;
+        append_chunk(out, last);
+        out += "0\r\n\r\n";
+        return out;
+      }))
+    return;
   queued.fetch_add(last.size(), std::memory_order_acq_rel);
   net::post(session_->executor(),
             [s = session_, b = std::move(last)]() mutable {

@@ -231,7 +231,9 @@ CAF_TEST(a TERM signal cancels streams still running after the grace period) {
 
 CAF_TEST(a client reading too slowly gets its call cancelled upstream) {
   mock_server m = start_mock();
-  json headers = {{"x-mock-words", "5000"}};
+  // About 18 MB of events: more than the socket buffers can hold (a
+  // loopback socket's send buffer grows up to 4 MB).
+  json headers = {{"x-mock-words", "100000"}};
   auto cfg = gateway_config({{"only", &m, "openai_chat", "gpt-4o", headers}},
                             {{"deadline_ms", 60000}, {"ladder_ms", {60000}}});
   cfg["gateway"] = {{"limits", {{"stream_buffer_bytes", 4096}}}};
@@ -240,7 +242,9 @@ CAF_TEST(a client reading too slowly gets its call cancelled upstream) {
   CAF_REQUIRE(lazy.send(raw_post("/v1/chat/completions", chat(true))));
   // The client reads nothing: the socket buffers fill, then the gateway's
   // own buffer, and the call is cancelled upstream long before the mock
-  // could finish its answer.
+  // could finish its answer (the transport keeps a finished call's
+  // connection open: only a cancelled one closes).
+  CAF_REQUIRE(eventually([&] { return mock_stats(m)["streams"] == 1; }, 10s));
   CAF_REQUIRE(
       eventually([&] { return mock_stats(m)["open_connections"] == 0; }, 10s));
   auto all = lazy.read_until("read the stream fast enough", 10s);
