@@ -376,11 +376,11 @@ private:
     shared_.handler.handle(view{req}, current_);
   }
 
-  /// Takes the exchange back from other threads: afterwards, its answer
-  /// goes through send_complete. Returns what the state was.
-  direct_state take_back() {
+  /// Takes the exchange back from other threads: the rest of its answer
+  /// goes through this one.
+  void take_back() {
     std::lock_guard guard{direct_mtx_};
-    return std::exchange(direct_, direct_state::none);
+    direct_ = direct_state::none;
   }
 
   /// The answer went out from another thread and the exchange is counted
@@ -432,24 +432,29 @@ private:
         [self = shared_from_this(), gen = generation_](beast::error_code ec) {
           if (gen != self->generation_ || !self->current_ || self->closed_)
             return;
-          // Readable: the next request or the client's end. Either way this
-          // thread takes the exchange back from the answering thread.
-          auto st = self->take_back();
-          if (st == direct_state::answered)
-            return self->after_direct();
+          // Readable: the next request or the client's end, which this
+          // thread handles. Decided under the lock, so that an answering
+          // thread has either written all it had (answered) or writes
+          // nothing more.
           char byte;
           beast::error_code rec;
           size_t n = 0;
-          if (!ec)
-            n = self->stream_.socket().receive(net::buffer(&byte, 1),
-                                               tcp::socket::message_peek, rec);
+          bool answered = false;
+          {
+            std::lock_guard guard{self->direct_mtx_};
+            answered = self->direct_ == direct_state::answered;
+            if (!answered && !ec)
+              n = self->stream_.socket().receive(
+                  net::buffer(&byte, 1), tcp::socket::message_peek, rec);
+            if (rec != net::error::would_block)
+              self->direct_ = direct_state::none;
+          }
+          if (answered)
+            return self->after_direct();
           if (!ec && !rec && n > 0)
             return; // a pipelined request: it waits for its turn
-          if (rec == net::error::would_block) {
-            std::lock_guard guard{self->direct_mtx_};
-            self->direct_ = st;
+          if (rec == net::error::would_block)
             return self->watch_client();
-          }
           self->client_gone();
         });
   }
