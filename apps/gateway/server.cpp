@@ -139,9 +139,9 @@ private:
 /// One client connection.
 class session : public std::enable_shared_from_this<session> {
 public:
-  /// Who may write the running exchange's complete answer.
+  /// Who writes the running exchange's answer.
   enum class direct_state : uint8_t {
-    /// Only this session's thread (send_complete).
+    /// This session's thread (send_complete, send_head, ...).
     none,
     /// Any thread (write_direct), as long as it is here.
     waiting,
