@@ -128,6 +128,7 @@ public:
   }
 
 private:
+  /// Until the answer's last part is handed over (respond, stream_close).
   std::shared_ptr<session> session_;
   size_t limit_;
   std::mutex mtx_;
@@ -556,17 +557,20 @@ private:
 // -- exchange_impl ------------------------------------------------------------
 
 void exchange_impl::respond(http_response res) {
-  if (session_->write_direct(*this, true, [&] {
+  // The last part: this exchange needs its session no more, and holding it
+  // would keep the two alive (the session holds its running exchange) when
+  // the session goes without taking the exchange back.
+  auto s = std::move(session_);
+  if (s->write_direct(*this, true, [&] {
         return head_text(res.status, res.content_type, res.headers, true,
                          "content-length: " + std::to_string(res.body.size())
                              + "\r\n")
                + res.body;
       }))
     return;
-  net::post(session_->executor(),
-            [s = session_, res = std::move(res)]() mutable {
-              s->send_complete(std::move(res));
-            });
+  net::post(s->executor(), [s, res = std::move(res)]() mutable {
+    s->send_complete(std::move(res));
+  });
 }
 
 void exchange_impl::stream_head(int status, header_list headers) {
@@ -602,7 +606,8 @@ bool exchange_impl::stream_write(std::string bytes) {
 }
 
 void exchange_impl::stream_close(std::string last) {
-  if (session_->write_direct(*this, true, [&] {
+  auto s = std::move(session_); // the last part, as in respond
+  if (s->write_direct(*this, true, [&] {
         std::string out;
         append_chunk(out, last);
         out += "0\r\n\r\n";
@@ -610,10 +615,8 @@ void exchange_impl::stream_close(std::string last) {
       }))
     return;
   queued.fetch_add(last.size(), std::memory_order_acq_rel);
-  net::post(session_->executor(),
-            [s = session_, b = std::move(last)]() mutable {
-              s->send_last(std::move(b));
-            });
+  net::post(s->executor(),
+            [s, b = std::move(last)]() mutable { s->send_last(std::move(b)); });
 }
 
 void exchange_impl::on_disconnect(std::function<void()> f) {
