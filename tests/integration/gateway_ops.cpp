@@ -245,10 +245,12 @@ CAF_TEST(a client reading too slowly gets its call cancelled upstream) {
   // own buffer, and the call is cancelled upstream long before the mock
   // could finish its answer (the transport keeps a finished call's
   // connection open: only a cancelled one closes).
-  CAF_REQUIRE(eventually([&] { return mock_stats(m)["streams"] == 1; }, 10s));
+  // Bounds generous enough for a sanitizer build, whose mock needs seconds
+  // to send the megabytes that fill the buffers.
+  CAF_REQUIRE(eventually([&] { return mock_stats(m)["streams"] == 1; }, 30s));
   CAF_REQUIRE(
-      eventually([&] { return mock_stats(m)["open_connections"] == 0; }, 10s));
-  auto all = lazy.read_until("read the stream fast enough", 10s);
+      eventually([&] { return mock_stats(m)["open_connections"] == 0; }, 30s));
+  auto all = lazy.read_until("read the stream fast enough", 30s);
   CAF_CHECK_NOT_EQUAL(all.find("read the stream fast enough"),
                       std::string::npos);
   CAF_CHECK_EQUAL(all.find("data: [DONE]"), std::string::npos);
