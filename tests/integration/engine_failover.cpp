@@ -125,9 +125,15 @@ CAF_TEST(500 calls through a flaky primary all succeed within the deadline) {
   auto seen_hang = stats["faults"].value("hang", int64_t{0});
   CAF_CHECK_GREATER(seen_overloaded, 100);
   CAF_CHECK_GREATER(seen_hang, 25);
-  CAF_CHECK_EQUAL(static_cast<int64_t>(overloaded_attempts), seen_overloaded);
-  // Under heavy load a clean answer may also miss the 300 ms rung.
+  // Under heavy load an answer, clean or 503, may also miss the 300 ms rung:
+  // then its attempt is a timeout. Every 503 and every hang the mock dealt
+  // out is one or the other.
+  CAF_CHECK_LESS_OR_EQUAL(static_cast<int64_t>(overloaded_attempts),
+                          seen_overloaded);
   CAF_CHECK_GREATER_OR_EQUAL(static_cast<int64_t>(timeouts), seen_hang);
+  CAF_CHECK_GREATER_OR_EQUAL(
+      static_cast<int64_t>(overloaded_attempts + timeouts),
+      seen_overloaded + seen_hang);
   // Every attempt in the trails reached the mock, and nothing else did.
   CAF_CHECK_EQUAL(static_cast<int64_t>(primary_attempts),
                   stats["total"].get<int64_t>());
