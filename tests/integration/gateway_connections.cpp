@@ -43,11 +43,7 @@ std::optional<raw_answer> read_answer(raw_client& c, size_t offset,
   if (cl == std::string::npos)
     return std::nullopt;
   auto length = std::stoul(a.head.substr(cl + 16));
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (c.received().size() < end + 4 + length
-         && std::chrono::steady_clock::now() < deadline)
-    c.read_until("\x01never", 50ms);
-  if (c.received().size() < end + 4 + length)
+  if (!c.read_total(end + 4 + length, timeout))
     return std::nullopt;
   a.body = c.received().substr(end + 4, length);
   return a;

@@ -187,48 +187,55 @@ bool raw_client::send(std::string_view bytes) {
   return true;
 }
 
+raw_client::got
+raw_client::read_some(std::chrono::steady_clock::time_point until) {
+  if (fd_ < 0)
+    return got::end;
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      until - std::chrono::steady_clock::now());
+  if (left.count() <= 0)
+    return got::nothing;
+  pollfd p{fd_, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
+    return got::nothing;
+  char buf[65536];
+  auto n = ::recv(fd_, buf, sizeof(buf), 0);
+  if (n <= 0)
+    return got::end;
+  in_.append(buf, static_cast<size_t>(n));
+  return got::bytes;
+}
+
 std::string raw_client::read_until(std::string_view needle,
                                    std::chrono::milliseconds timeout,
                                    size_t start) {
   auto until = std::chrono::steady_clock::now() + timeout;
   size_t from = start; // where the needle may start in what is new
-  while (fd_ >= 0 && in_.find(needle, from) == std::string::npos) {
+  while (in_.find(needle, from) == std::string::npos) {
     from = std::max(start, in_.size() >= needle.size()
                                ? in_.size() - needle.size() + 1
                                : size_t{0});
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
-    if (left.count() <= 0)
+    if (read_some(until) != got::bytes)
       break;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-      break;
-    char buf[65536];
-    auto n = ::recv(fd_, buf, sizeof(buf), 0);
-    if (n <= 0)
-      break;
-    in_.append(buf, static_cast<size_t>(n));
   }
   return in_;
 }
 
+bool raw_client::read_total(size_t total, std::chrono::milliseconds timeout) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (in_.size() < total)
+    if (read_some(until) != got::bytes)
+      return false;
+  return true;
+}
+
 bool raw_client::wait_closed(std::chrono::milliseconds timeout) {
   auto until = std::chrono::steady_clock::now() + timeout;
-  while (fd_ >= 0) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
-    if (left.count() <= 0)
-      return false;
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0)
-      return false;
-    char buf[65536];
-    auto n = ::recv(fd_, buf, sizeof(buf), 0);
-    if (n <= 0)
-      return true;
-    in_.append(buf, static_cast<size_t>(n));
+  for (;;) {
+    auto r = read_some(until);
+    if (r != got::bytes)
+      return r == got::end && fd_ >= 0;
   }
-  return false;
 }
 
 void raw_client::close(bool reset) {

@@ -96,6 +96,10 @@ public:
   std::string read_until(std::string_view needle,
                          std::chrono::milliseconds timeout, size_t start = 0);
 
+  /// Reads until `total` bytes were received in all (true), or the
+  /// connection ended or `timeout` passed first (false).
+  bool read_total(size_t total, std::chrono::milliseconds timeout);
+
   /// Reads until the server closes the connection (true) or `timeout`
   /// passed (false).
   bool wait_closed(std::chrono::milliseconds timeout);
@@ -109,6 +113,12 @@ public:
   void close(bool reset = false);
 
 private:
+  enum class got { bytes, end, nothing };
+
+  /// Waits until `until` for bytes and appends what one recv gives: `end`
+  /// when the connection ended (or is closed here), `nothing` on timeout.
+  got read_some(std::chrono::steady_clock::time_point until);
+
   int fd_ = -1;
   std::string in_;
 };
