@@ -89,8 +89,8 @@ void finish(self_ptr self, routed_call& c, call_result result) {
   if (c.finished)
     return;
   c.finished = true;
-  if (c.channel)
-    end_stream(c, result);
+  // The event goes first, so that whoever the caller tells on its answer
+  // (a stream's last event or the callback) finds the call counted.
   auto& core = *self->state.core;
   if (core.events) {
     call_finished ev;
@@ -110,6 +110,8 @@ void finish(self_ptr self, routed_call& c, call_result result) {
     }
     core.emit(ev);
   }
+  if (c.channel)
+    end_stream(c, result);
   auto done = std::move(c.done);
   if (done) {
     callback_scope scope{self};

@@ -22,8 +22,18 @@ void attempt_tracker::on_event(const engine_event& ev) {
     std::lock_guard guard{sh.mtx};
     sh.calls[fb->call_id].fell_back = true;
   } else if (const auto* done = std::get_if<call_finished>(&ev)) {
-    forget(done->call_id);
+    auto& sh = shard_of(done->call_id);
+    std::lock_guard guard{sh.mtx};
+    auto i = sh.calls.find(done->call_id);
+    if (i != sh.calls.end() && !i->second.claimed)
+      sh.calls.erase(i);
   }
+}
+
+void attempt_tracker::claim(uint64_t id) {
+  auto& sh = shard_of(id);
+  std::lock_guard guard{sh.mtx};
+  sh.calls[id].claimed = true;
 }
 
 attempt_tracker::progress attempt_tracker::of(uint64_t id) const {
@@ -95,6 +105,8 @@ public:
 
   void on_call_id(uint64_t id) override {
     id_ = id;
+    // The engine reports the call's end before the stream's last event.
+    tracker_.claim(id);
   }
 
   bool on_event(stream_event ev) override {

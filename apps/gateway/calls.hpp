@@ -29,12 +29,18 @@ public:
     bool fell_back = false;
     /// Class of the last failed attempt.
     std::optional<error_class> last_failure;
+    /// Kept past the call's end until `forget` (a stream's sink still
+    /// reads it after the engine reported the end).
+    bool claimed = false;
   };
 
   void on_event(const engine_event& ev) override;
 
   /// What is known of call `id` now.
   progress of(uint64_t id) const;
+
+  /// Keeps call `id` past its end, until `forget`.
+  void claim(uint64_t id);
 
   /// Forgets call `id`.
   void forget(uint64_t id);

@@ -74,6 +74,27 @@ const T& nth(const std::vector<stream_event>& evs, size_t i) {
 
 using kinds = std::vector<std::string>;
 
+/// Notes, when a stream's terminal event arrives, how many calls the engine
+/// had reported finished by then.
+class end_probe final : public stream_sink {
+public:
+  explicit end_probe(std::shared_ptr<event_log> log) : log_(std::move(log)) {
+    // nop
+  }
+
+  bool on_event(stream_event ev) override {
+    if (std::holds_alternative<stream_end>(ev)
+        || std::holds_alternative<stream_error>(ev))
+      finished_at_end = log_->count<call_finished>();
+    return true;
+  }
+
+  std::optional<size_t> finished_at_end;
+
+private:
+  std::shared_ptr<event_log> log_;
+};
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(actor_stream_tests, fixture)
@@ -110,6 +131,35 @@ CAF_TEST(a clean stream delivers start and text and end with usage) {
   CAF_REQUIRE_EQUAL(end.attempts.size(), 1u);
   CAF_CHECK_EQUAL(end.attempts[0].deployment, "a");
   CAF_CHECK(!end.attempts[0].cls);
+}
+
+CAF_TEST(the call is reported finished before its stream ends) {
+  // Whoever the sink tells (a gateway's client) may read the metrics at
+  // once: the call must be counted by then, for a clean end and an error.
+  with("error");
+  for (bool clean : {true, false}) {
+    events->clear();
+    auto probe = std::make_shared<end_probe>(events);
+    call_start cs;
+    cs.id = next_call_id++;
+    auto req = std::make_shared<chat_request>(*request);
+    req->stream = true;
+    cs.request = std::move(req);
+    cs.sink = probe;
+    core->calls->started();
+    caf::anon_send(router, call_atom::value, std::move(cs));
+    consume_messages();
+    auto job = job_of("model-a");
+    chunk(job, sse_text("Hello"));
+    if (clean) {
+      chunk(job, sse_done(1));
+      answer(job, stream_ok());
+    } else {
+      drop(job);
+    }
+    CAF_REQUIRE(probe->finished_at_end.has_value());
+    CAF_CHECK_EQUAL(*probe->finished_at_end, 1u);
+  }
 }
 
 CAF_TEST(no first token in time fails over invisibly) {

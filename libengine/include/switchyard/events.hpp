@@ -106,7 +106,9 @@ struct provider_restarted {
   bool marked_down = false;
 };
 
-/// A call ended (success when `cls` is empty).
+/// A call ended (success when `cls` is empty). Reported before the caller
+/// learns the outcome (its callback runs or its stream's last event is
+/// delivered).
 struct call_finished {
   uint64_t call_id = 0;
   std::string route;
