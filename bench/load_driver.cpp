@@ -44,8 +44,7 @@ step run_step(target& tgt, double rate) {
                plan.duration};
   std::atomic<bool> stop{false};
   run_load(tgt, rec, plan, stop);
-  auto secs = std::chrono::duration<double>(plan.duration).count();
-  return {rate, static_cast<double>(rec.completed_in_window) / secs,
+  return {rate, rec.achieved_rate(),
           static_cast<double>(rec.send_lateness.quantile(0.99)) / 1000,
           static_cast<double>(rec.send_lateness.max()) / 1000,
           rec.requests ? static_cast<double>(rec.ok) / rec.requests : 0};

@@ -54,11 +54,10 @@ void recorder::record(time_point scheduled, time_point sent, time_point done,
     ++tick_.by_deployment[res.deployment];
   else
     ++tick_.errors;
-  if (measured(done))
-    ++completed_in_window;
   if (!measured(scheduled))
     return;
   ++requests;
+  last_done = std::max(last_done, done);
   latency.record(lat);
   service_time.record(to_us(done - sent));
   if (res.ok) {

@@ -4,6 +4,7 @@
 #include "switchyard/events.hpp"
 #include "switchyard/time.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -108,11 +109,21 @@ public:
     return t >= start_ + warmup_ && t < start_ + warmup_ + duration_;
   }
 
+  /// Measured requests answered (ok or not) per second, over the window or,
+  /// when answers came later, until the last one: never above the offered
+  /// rate, however much warmup backlog the window started with.
+  double achieved_rate() const noexcept {
+    auto from = start_ + warmup_;
+    auto span = std::max(duration_, last_done - from);
+    auto secs = std::chrono::duration<double>(span).count();
+    return secs > 0 ? static_cast<double>(requests) / secs : 0;
+  }
+
   /// Totals over the measured window.
   uint64_t requests = 0;
   uint64_t ok = 0;
-  /// Answers (ok or not) that arrived within the measured window.
-  uint64_t completed_in_window = 0;
+  /// When the last measured request was answered (ok or not).
+  time_point last_done{};
   std::map<std::string, uint64_t> errors;
   std::map<std::string, uint64_t> by_deployment;
   log_histogram latency;

@@ -32,8 +32,7 @@ std::map<std::string, double> metrics_of(const recorder& rec,
   m["requests"] = req;
   m["ok"] = static_cast<double>(rec.ok);
   m["answered"] = req > 0 ? static_cast<double>(rec.ok) / req : 0;
-  m["achieved_rate"]
-      = static_cast<double>(rec.completed_in_window) / secs(rec.duration());
+  m["achieved_rate"] = rec.achieved_rate();
   const std::pair<const char*, double> qs[] = {
       {"p50_ms", 0.5}, {"p90_ms", 0.9}, {"p99_ms", 0.99}, {"p999_ms", 0.999}};
   for (auto [name, q] : qs)

@@ -1,8 +1,9 @@
 #define CAF_SUITE load_histogram
-// The load driver's latency histogram, alone. The integration binary does
-// not link the driver, so this suite compiles the histogram's one source
-// file itself.
+// The load driver's latency histogram and its recorder's achieved rate,
+// alone. The integration binary does not link the driver, so this suite
+// compiles their source files itself.
 #include "../../apps/load/histogram.cpp"
+#include "../../apps/load/recorder.cpp"
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +13,7 @@
 #include <caf/test/unit_test.hpp>
 
 using switchyard::load::log_histogram;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -91,4 +93,29 @@ CAF_TEST(merge adds counts and keeps the extremes) {
   a.clear();
   CAF_CHECK_EQUAL(a.count(), 0u);
   CAF_CHECK_EQUAL(a.quantile(0.5), 0u);
+}
+
+CAF_TEST(the achieved rate counts measured requests over their answers) {
+  using switchyard::load::recorder;
+  using switchyard::load::request_result;
+  auto t0 = switchyard::clock_type::now();
+  request_result ok;
+  ok.ok = true;
+  // 400 requests scheduled over a 4 s window after 1 s of warmup, each
+  // answered in 1 ms; 50 warmup requests answered late, inside the window.
+  auto run = [&](switchyard::timespan last_answer_delay) {
+    recorder rec{t0, 1s, 4s};
+    for (int i = 0; i < 50; ++i)
+      rec.record(t0 + 900ms, t0 + 900ms, t0 + 1500ms, ok);
+    for (int i = 0; i < 400; ++i) {
+      auto at = t0 + 1s + i * 10ms;
+      auto done = i == 399 ? at + last_answer_delay : at + 1ms;
+      rec.record(at, at, done, ok);
+    }
+    return rec.achieved_rate();
+  };
+  // The warmup backlog does not inflate the rate.
+  CAF_CHECK_LESS(std::fabs(run(1ms) - 100.0), 1e-9);
+  // The last answer 4.01 s late: 400 answers took 8 s.
+  CAF_CHECK_LESS(std::fabs(run(4010ms) - 50.0), 1e-9);
 }
