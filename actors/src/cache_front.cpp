@@ -178,6 +178,7 @@ bool cache_front::start(uint64_t id, time_point start, chat_request& req,
     if (!cfg.enabled)
       w->outcome = cache_outcome::none;
     std::shared_ptr<flight> joined;
+    std::shared_ptr<const cached_answer> late_hit;
     {
       std::lock_guard guard{mtx_};
       auto [i, added] = inflight_.try_emplace(f->key, f);
@@ -186,6 +187,11 @@ bool cache_front::start(uint64_t id, time_point start, chat_request& req,
         // own call instead (it is not shared).
         if (f->deadline >= i->second->deadline)
           joined = i->second;
+      } else if (cfg.enabled
+                 && (late_hit = cache_.find(f->key, now_())) != nullptr) {
+        // The identical call in flight ended since the lookup above: it
+        // stored its answer before it unregistered, so this finds it.
+        inflight_.erase(i);
       } else {
         f->shared = true;
       }
@@ -194,6 +200,10 @@ bool cache_front::start(uint64_t id, time_point start, chat_request& req,
         by_caller_.emplace(id, target);
         target->ids.push_back(id);
       }
+    }
+    if (late_hit) {
+      post_([this, w, hit = std::move(late_hit)] { deliver_hit(w, *hit); });
+      return true;
     }
     if (joined) {
       w->outcome = cache_outcome::coalesced;

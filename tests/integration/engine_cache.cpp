@@ -6,6 +6,9 @@
 #include "integration/support_engine.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <future>
+#include <thread>
 
 #include <caf/test/unit_test.hpp>
 
@@ -22,10 +25,10 @@ struct rig {
   mock_server upstream = start_mock();
   std::unique_ptr<engine> eng;
 
-  explicit rig(json cache = {{"enabled", true}, {"ttl_ms", 60000}}) {
-    json headers = {{"x-mock-fault", "latency=600"},
-                    {"x-mock-words", "20"},
-                    {"x-mock-chunk-delay-ms", "20"}};
+  explicit rig(json cache = {{"enabled", true}, {"ttl_ms", 60000}},
+               json headers = {{"x-mock-fault", "latency=600"},
+                               {"x-mock-words", "20"},
+                               {"x-mock-chunk-delay-ms", "20"}}) {
     json cfg = {
         {"providers",
          {{"upstream", mock_provider(upstream, "openai_chat", headers)}}},
@@ -101,6 +104,34 @@ CAF_TEST(identical calls in flight share one upstream request) {
   CAF_REQUIRE(other.has_value());
   CAF_CHECK_NOT_EQUAL(other->text, rs.front()->text);
   CAF_CHECK_EQUAL(r.total(), 2);
+}
+
+CAF_TEST(a call racing the end of an identical call joins it or hits) {
+  // Answers come at once, so that the calls of a wave, started together,
+  // often arrive while the first one ends: each is coalesced or a hit,
+  // never a second upstream request.
+  rig r{{{"enabled", true}, {"ttl_ms", 60000}}, json::object()};
+  constexpr int waves = 200;
+  constexpr int per_wave = 4;
+  size_t misses = 0;
+  for (int k = 0; k < waves; ++k) {
+    std::atomic<bool> go{false};
+    std::vector<std::future<call_result>> fs;
+    for (int i = 0; i < per_wave; ++i)
+      fs.push_back(std::async(std::launch::async, [&, k] {
+        while (!go.load())
+          std::this_thread::yield();
+        return r.eng->complete(question("wave " + std::to_string(k))).get();
+      }));
+    go.store(true);
+    for (auto& f : fs) {
+      auto res = f.get();
+      CAF_REQUIRE(res.has_value());
+      misses += res->cache == cache_outcome::miss ? 1 : 0;
+    }
+  }
+  CAF_CHECK_EQUAL(misses, static_cast<size_t>(waves));
+  CAF_CHECK_EQUAL(r.total(), waves);
 }
 
 CAF_TEST(a stored answer is served without upstream until bypassed) {
