@@ -184,8 +184,10 @@ bool cache_front::start(uint64_t id, time_point start, chat_request& req,
       auto [i, added] = inflight_.try_emplace(f->key, f);
       if (!added) {
         // A caller that may not wait as long as the shared call runs its
-        // own call instead (it is not shared).
-        if (f->deadline >= i->second->deadline)
+        // own call instead (it is not shared). Its budget counts from now:
+        // callers started together race here, and one that started a few
+        // microseconds before the shared call must still join it.
+        if (deadline_of(opts, now_(), policy.deadline) >= i->second->deadline)
           joined = i->second;
       } else if (cfg.enabled
                  && (late_hit = cache_.find(f->key, now_())) != nullptr) {

@@ -134,6 +134,23 @@ CAF_TEST(a call racing the end of an identical call joins it or hits) {
   CAF_CHECK_EQUAL(r.total(), waves);
 }
 
+CAF_TEST(a caller with a shorter deadline than the shared call runs its own) {
+  rig r;
+  call_options brief;
+  brief.deadline = 5s; // the route gives 20 s
+  std::vector<call_handle> hs;
+  hs.push_back(r.eng->complete(question())); // the shared call: 20 s
+  hs.push_back(r.eng->complete(question(), brief)); // cannot wait 20 s
+  hs.push_back(r.eng->complete(question())); // joins the first
+  auto rs = wait_all(hs);
+  for (auto& res : rs)
+    CAF_REQUIRE(res.has_value());
+  CAF_CHECK(rs[0]->cache == cache_outcome::miss);
+  CAF_CHECK(rs[1]->cache == cache_outcome::miss);
+  CAF_CHECK(rs[2]->cache == cache_outcome::coalesced);
+  CAF_CHECK_EQUAL(r.total(), 2);
+}
+
 CAF_TEST(a stored answer is served without upstream until bypassed) {
   rig r;
   auto first = r.eng->complete(question()).get();
