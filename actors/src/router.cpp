@@ -326,8 +326,8 @@ void skip(self_ptr self, routed_call& c, size_t dep, time_point now) {
     core.emit(std::move(ev));
   }
   if (!c.last_failure)
-    c.last_failure = std::make_unique<failure>(make_failure(
-        engine_code::breaker_open, rt.config().name + " is unavailable"));
+    c.last_failure = std::make_unique<failure>(
+        make_failure(code, rt.config().name + " is unavailable"));
 }
 
 /// Finds the next deployment that can take the call now, or nullopt.
