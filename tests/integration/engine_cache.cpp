@@ -139,9 +139,9 @@ CAF_TEST(a caller with a shorter deadline than the shared call runs its own) {
   call_options brief;
   brief.deadline = 5s; // the route gives 20 s
   std::vector<call_handle> hs;
-  hs.push_back(r.eng->complete(question())); // the shared call: 20 s
+  hs.push_back(r.eng->complete(question()));        // the shared call: 20 s
   hs.push_back(r.eng->complete(question(), brief)); // cannot wait 20 s
-  hs.push_back(r.eng->complete(question())); // joins the first
+  hs.push_back(r.eng->complete(question()));        // joins the first
   auto rs = wait_all(hs);
   for (auto& res : rs)
     CAF_REQUIRE(res.has_value());
