@@ -58,6 +58,35 @@ private:
   void do_read() {
     parser_.emplace();
     parser_->body_limit(std::uint64_t{64} << 20);
+    http::async_read_header(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) {
+          if (ec)
+            return self->close();
+          self->on_head();
+        });
+  }
+
+  // Answers `Expect: 100-continue` (curl sends it above 1 MB) at once.
+  void on_head() {
+    const auto& head = parser_->get();
+    auto expect = head.find(http::field::expect);
+    if (!parser_->is_done() && head.version() >= 11 && expect != head.end()
+        && beast::iequals(expect->value(), "100-continue")) {
+      static constexpr std::string_view go = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(
+          socket_, net::buffer(go.data(), go.size()),
+          [self = shared_from_this()](beast::error_code ec, size_t) {
+            if (ec)
+              return self->close();
+            self->read_body();
+          });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(socket_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) {
                        self->on_read(ec);

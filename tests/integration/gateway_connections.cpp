@@ -2,7 +2,8 @@
 // Keep-alive connections around answers written by the thread that has them
 // (not the connection's I/O thread): the next request on the connection, a
 // pipelined one, an answer larger than the socket takes at once, and the
-// idle timeout after an answer.
+// idle timeout after an answer. Also `Expect: 100-continue` (curl's way to
+// send a large body).
 #include "integration/support_gateway.hpp"
 
 #include <caf/test/unit_test.hpp>
@@ -148,4 +149,38 @@ CAF_TEST(a connection idle after its answer is closed after idle_timeout) {
   CAF_CHECK_LESS(took, 2s);
   // Nothing else was sent on it.
   CAF_CHECK_EQUAL(c.received().size(), a->head.size() + a->body.size());
+}
+
+CAF_TEST(a client that expects 100 continue gets it before sending its body) {
+  mock_server m = start_mock();
+  auto cfg = gateway_config({{"only", &m}});
+  cfg["gateway"] = {{"limits", {{"max_body_bytes", 100000}}}};
+  auto gw = start_gateway(cfg);
+  auto request
+      = raw_post("/v1/chat/completions",
+                 json{{"model", "chat"},
+                      {"messages", {{{"role", "user"}, {"content", "hello"}}}}}
+                     .dump(),
+                 {{"expect", "100-continue"}});
+  auto split = request.find("\r\n\r\n") + 4;
+  raw_client c{gw.port};
+  CAF_REQUIRE(c.send(request.substr(0, split)));
+  // Without it a client waits (curl: 1 s) before sending the body anyway.
+  auto got = c.read_until("\r\n\r\n", 500ms);
+  CAF_REQUIRE_EQUAL(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  CAF_REQUIRE(c.send(request.substr(split)));
+  auto a = read_answer(c, got.size(), 5s);
+  CAF_REQUIRE(a.has_value());
+  CAF_CHECK_EQUAL(a->status, 200);
+  CAF_CHECK(json::parse(a->body).contains("choices"));
+  // A body over the limit is refused at once, without 100 Continue.
+  raw_client big{gw.port};
+  CAF_REQUIRE(big.send("POST /v1/chat/completions HTTP/1.1\r\n"
+                       "host: 127.0.0.1\r\n"
+                       "content-type: application/json\r\n"
+                       "content-length: 200000\r\n"
+                       "expect: 100-continue\r\n\r\n"));
+  auto refused = read_answer(big, 0, 5s);
+  CAF_REQUIRE(refused.has_value());
+  CAF_CHECK_EQUAL(refused->status, 413);
 }

@@ -1,4 +1,5 @@
 #define CAF_SUITE mock_wire
+#include "integration/support_gateway.hpp"
 #include "integration/support_http.hpp"
 #include "integration/support_process.hpp"
 #include "switchyard/sse.hpp"
@@ -23,9 +24,9 @@ std::string url(std::string_view path) {
   return mock().base_url() + std::string{path};
 }
 
-std::vector<sse_event> events_of(const std::string& body) {
+std::vector<switchyard::sse_event> events_of(const std::string& body) {
   sse_parser parser;
-  std::vector<sse_event> out;
+  std::vector<switchyard::sse_event> out;
   parser.feed(body, out);
   return out;
 }
@@ -282,4 +283,17 @@ CAF_TEST(overlap makes a continuation repeat the end of the prefill) {
                       url("/v1/chat/completions"), conv.dump(),
                       {{"x-mock-words", "8"}, {"x-mock-fault", "overlap=5"}})),
                   full);
+}
+
+CAF_TEST(a client that expects 100 continue gets it before sending its body) {
+  auto request = raw_post("/v1/chat/completions", chat_body("hello"),
+                          {{"expect", "100-continue"}});
+  auto split = request.find("\r\n\r\n") + 4;
+  raw_client c{mock().port};
+  CAF_REQUIRE(c.send(request.substr(0, split)));
+  auto got = c.read_until("\r\n\r\n", std::chrono::milliseconds{500});
+  CAF_REQUIRE_EQUAL(got, "HTTP/1.1 100 Continue\r\n\r\n");
+  CAF_REQUIRE(c.send(request.substr(split)));
+  auto rest = c.read_until("\"usage\"", std::chrono::seconds{5}, got.size());
+  CAF_CHECK(rest.find("HTTP/1.1 200 OK", got.size()) != std::string::npos);
 }
