@@ -289,6 +289,7 @@ std::string detail::render_anthropic_error(const client_error& err) {
   std::string out = "{\"type\":\"error\",\"error\":{\"type\":\"";
   switch (err.status) {
     case 400:
+    case 405:
     case 431:
       out += "invalid_request_error";
       break;

@@ -381,6 +381,7 @@ std::string detail::render_openai_error(const client_error& err) {
   switch (err.status) {
     case 400:
     case 404:
+    case 405:
     case 413:
     case 431:
       out += "invalid_request_error";

@@ -232,16 +232,28 @@ void service::handle(const request_view& req, std::shared_ptr<exchange> ex) {
     res.body = obs_.dashboard;
     return reply(std::move(res));
   }
+  // A known path with another method: 405 naming what it takes.
+  auto wrong_method = [&](std::string_view allow, dialect d) {
+    http_response res = error_response(
+        d, make_error(405, "method " + std::string{method}
+                               + " is not allowed on " + std::string{path}
+                               + "; use " + std::string{allow}));
+    res.headers.emplace_back("allow", std::string{allow});
+    reply(std::move(res));
+  };
   if (path.substr(0, 19) == "/admin/deployments/") {
     if (!post)
-      return openai_error(make_error(405, "use POST"));
+      return wrong_method("POST", dialect::openai_chat);
     return reply(admin(path.substr(19), req));
   }
-  for (auto known :
-       {"/v1/chat/completions", "/v1/messages", "/v1/completions", "/health",
-        "/ready", "/v1/models", "/status", "/metrics", "/events", "/dashboard"})
-    if (path == known)
-      return openai_error(make_error(405, "method not allowed"));
+  if (path == "/v1/messages")
+    return wrong_method("POST", dialect::anthropic);
+  if (path == "/v1/chat/completions" || path == "/v1/completions")
+    return wrong_method("POST", dialect::openai_chat);
+  for (auto known : {"/health", "/ready", "/v1/models", "/status", "/metrics",
+                     "/events", "/dashboard"})
+    if (path == known && !get) // a GET here is for an endpoint that is off
+      return wrong_method("GET, HEAD", dialect::openai_chat);
   openai_error(
       make_error(404, "no such endpoint: " + std::string{path}, "not_found"));
 }

@@ -94,6 +94,26 @@ CAF_TEST(a key over its request limit gets 429 with retry - after) {
   CAF_CHECK_EQUAL(mock_total(r.m), 2);
 }
 
+CAF_TEST(a known path with the wrong method is a 405 naming the right one) {
+  rig r;
+  auto res = http_get(r.gw.url("/v1/chat/completions"));
+  check_openai_error(res, 405);
+  auto doc = json_of(res);
+  CAF_CHECK_EQUAL(doc["error"]["type"], "invalid_request_error");
+  CAF_CHECK_EQUAL(res.header("allow").value_or(""), "POST");
+  CAF_CHECK_NOT_EQUAL(doc["error"]["message"].get<std::string>().find("GET"),
+                      std::string::npos);
+  // Anthropic's endpoint answers in Anthropic's shape.
+  res = http_get(r.gw.url("/v1/messages"));
+  CAF_CHECK_EQUAL(res.status, 405);
+  doc = json_of(res);
+  CAF_CHECK_EQUAL(doc["type"], "error");
+  CAF_CHECK_EQUAL(doc["error"]["type"], "invalid_request_error");
+  res = http_post(r.gw.url("/health"), "{}");
+  check_openai_error(res, 405);
+  CAF_CHECK_EQUAL(res.header("allow").value_or(""), "GET, HEAD");
+}
+
 CAF_TEST(too large bodies are 413 and too large headers 431) {
   rig r{json::object(),
         {{"limits", {{"max_body_bytes", 2048}, {"max_header_bytes", 2048}}}}};
