@@ -54,7 +54,7 @@ public:
   }
 
   bool on_event(stream_event ev) override {
-    front_->on_event(flight_, std::move(ev));
+    front_->on_event(flight_, ev);
     return true;
   }
 
@@ -301,7 +301,8 @@ void cache_front::catch_up(const std::shared_ptr<flight>& f,
     cancel_(f->upstream_id);
 }
 
-void cache_front::on_event(const std::shared_ptr<flight>& f, stream_event ev) {
+void cache_front::on_event(const std::shared_ptr<flight>& f,
+                           const stream_event& ev) {
   bool terminal = is_terminal(ev);
   bool abandon = false;
   {

@@ -73,7 +73,7 @@ public:
 private:
   friend class flight_sink;
 
-  void on_event(const std::shared_ptr<flight>& f, stream_event ev);
+  void on_event(const std::shared_ptr<flight>& f, const stream_event& ev);
   void deliver_hit(const std::shared_ptr<waiter>& w, const cached_answer& hit);
   void catch_up(const std::shared_ptr<flight>& f,
                 const std::shared_ptr<waiter>& w);

@@ -239,7 +239,7 @@ void redis_state::run() {
 bool redis_state::connect() {
   auto tv = to_timeval(cfg_.connect_timeout);
   ctx_ = redisConnectWithTimeout(cfg_.host.c_str(), cfg_.port, tv);
-  auto fail = [&](std::string why) {
+  auto fail = [&](const std::string& why) {
     if (!reported_down_)
       state_log("redis at " + cfg_.host + ":" + std::to_string(cfg_.port)
                 + " unavailable (" + why

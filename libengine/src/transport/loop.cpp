@@ -93,7 +93,7 @@ std::string system_failure(const char* what) {
 } // namespace
 
 struct loop::impl {
-  explicit impl(const transport_config& cfg) : cfg_(cfg) {
+  explicit impl(transport_config cfg) : cfg_(std::move(cfg)) {
     if (cfg_.max_host_connections <= 0)
       cfg_.max_host_connections = 256;
     if (cfg_.max_connections <= 0)
@@ -518,7 +518,7 @@ private:
     int left = 0;
     while (auto* msg = curl_multi_info_read(multi_, &left))
       if (msg->msg == CURLMSG_DONE)
-        done_.push_back({msg->easy_handle, msg->data.result});
+        done_.emplace_back(msg->easy_handle, msg->data.result);
     for (auto [easy, rc] : done_) {
       transfer* t = nullptr;
       curl_easy_getinfo(easy, CURLINFO_PRIVATE, &t);
