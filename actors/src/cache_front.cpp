@@ -174,6 +174,9 @@ bool cache_front::start(uint64_t id, time_point start, chat_request& req,
   f->ttl = cfg.ttl;
   f->upstream_id = id;
   f->deadline = deadline_of(opts, start, policy.deadline);
+  // Its caller goes in while no other thread sees the flight: a joiner adds
+  // itself (under the flight's lock) as soon as the flight is registered.
+  f->waiters.push_back(w);
   if (w->outcome != cache_outcome::bypass && cfg.coalescing()) {
     if (!cfg.enabled)
       w->outcome = cache_outcome::none;
@@ -218,7 +221,6 @@ bool cache_front::start(uint64_t id, time_point start, chat_request& req,
       return true;
     }
   }
-  f->waiters.push_back(std::move(w));
   // The upstream call is counted on its own: each caller's count ends when
   // it gets its answer, the upstream one when the router ends it.
   core_->calls->started();
