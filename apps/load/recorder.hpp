@@ -110,8 +110,8 @@ public:
   }
 
   /// Measured requests answered (ok or not) per second, over the window or,
-  /// when answers came later, until the last one: never above the offered
-  /// rate, however much warmup backlog the window started with.
+  /// when answers came later, until the last one: in open loop never above
+  /// the offered rate, however much warmup backlog the window started with.
   double achieved_rate() const noexcept {
     auto from = start_ + warmup_;
     auto span = std::max(duration_, last_done - from);
