@@ -248,10 +248,31 @@ response_plan mock_engine::success(const mock_request& req,
       cut = cut ? std::min(*cut, *c) : *c;
   auto sent = cut ? std::min(n, static_cast<size_t>(*cut)) : n;
   bool truncated = cut.has_value() || plan.no_done;
+  // Content chunks differ only in their piece (but Gemini's last): one is
+  // rendered around a marker and each piece's JSON text spliced in, as an
+  // answer may have tens of thousands of them.
+  constexpr std::string_view marker = "\x01mock-piece\x01";
+  constexpr std::string_view marker_json = "\\u0001mock-piece\\u0001";
+  std::string tpl;
+  auto at = std::string::npos;
+  if (sent > 1) {
+    tpl = stream_content(req, ans, marker, false);
+    at = tpl.find(marker_json);
+  }
   for (size_t i = 0; i < sent; ++i) {
     bool final = i + 1 == n && !truncated;
-    out.frames.push_back({stream_content(req, ans, pieces[i], final),
-                          i == 0 ? 0 : chunk_delay_ms});
+    auto delay = i == 0 ? 0 : chunk_delay_ms;
+    if (at == std::string::npos || (final && req.kind == api::gemini)) {
+      out.frames.push_back({stream_content(req, ans, pieces[i], final), delay});
+      continue;
+    }
+    auto text = nlohmann::json(pieces[i]).dump();
+    std::string bytes;
+    bytes.reserve(tpl.size() + text.size());
+    bytes.append(tpl, 0, at);
+    bytes.append(text, 1, text.size() - 2);
+    bytes.append(tpl, at + marker_json.size());
+    out.frames.push_back({std::move(bytes), delay});
   }
   if (plan.malformed) {
     auto first = out.frames.size() - sent;
