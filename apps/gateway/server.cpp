@@ -10,6 +10,8 @@
 // I/O thread, as does the last answer of a connection.
 #include "server.hpp"
 
+#include "expect_continue.hpp"
+
 #include <atomic>
 #include <deque>
 #include <mutex>
@@ -294,26 +296,14 @@ private:
     if (ec)
       return read_failed(ec);
     stream_.expires_after(shared_.limits.read_timeout);
-    // A client that waits for leave to send its body (curl does above 1 MB)
-    // gets it at once instead of after its own timeout. One whose body is
-    // over the limit was refused above (Beast checks content-length).
-    const auto& head = parser_->get();
-    if (!parser_->is_done() && head.version() >= 11) {
-      auto expect = head.find(http::field::expect);
-      if (expect != head.end()
-          && beast::iequals(expect->value(), "100-continue")) {
-        static constexpr std::string_view go = "HTTP/1.1 100 Continue\r\n\r\n";
-        net::async_write(
-            stream_, net::buffer(go.data(), go.size()),
-            [self = shared_from_this()](beast::error_code ec, size_t) {
-              if (ec)
-                return self->read_failed(ec);
-              self->read_body();
-            });
-        return;
-      }
-    }
-    read_body();
+    // A body over the limit was refused above (Beast checks content-length
+    // with the head), without leave to send it.
+    continue_if_expected(stream_, *parser_,
+                         [self = shared_from_this()](beast::error_code ec) {
+                           if (ec)
+                             return self->read_failed(ec);
+                           self->read_body();
+                         });
   }
 
   void read_body() {

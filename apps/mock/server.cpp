@@ -1,5 +1,7 @@
 #include "server.hpp"
 
+#include "expect_continue.hpp"
+
 #include <array>
 #include <optional>
 #include <thread>
@@ -63,27 +65,13 @@ private:
         [self = shared_from_this()](beast::error_code ec, size_t) {
           if (ec)
             return self->close();
-          self->on_head();
+          continue_if_expected(self->socket_, *self->parser_,
+                               [self](beast::error_code ec) {
+                                 if (ec)
+                                   return self->close();
+                                 self->read_body();
+                               });
         });
-  }
-
-  // Answers `Expect: 100-continue` (curl sends it above 1 MB) at once.
-  void on_head() {
-    const auto& head = parser_->get();
-    auto expect = head.find(http::field::expect);
-    if (!parser_->is_done() && head.version() >= 11 && expect != head.end()
-        && beast::iequals(expect->value(), "100-continue")) {
-      static constexpr std::string_view go = "HTTP/1.1 100 Continue\r\n\r\n";
-      net::async_write(
-          socket_, net::buffer(go.data(), go.size()),
-          [self = shared_from_this()](beast::error_code ec, size_t) {
-            if (ec)
-              return self->close();
-            self->read_body();
-          });
-      return;
-    }
-    read_body();
   }
 
   void read_body() {

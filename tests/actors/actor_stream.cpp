@@ -140,15 +140,7 @@ CAF_TEST(the call is reported finished before its stream ends) {
   for (bool clean : {true, false}) {
     events->clear();
     auto probe = std::make_shared<end_probe>(events);
-    call_start cs;
-    cs.id = next_call_id++;
-    auto req = std::make_shared<chat_request>(*request);
-    req->stream = true;
-    cs.request = std::move(req);
-    cs.sink = probe;
-    core->calls->started();
-    caf::anon_send(router, call_atom::value, std::move(cs));
-    consume_messages();
+    stream_to(probe);
     auto job = job_of("model-a");
     chunk(job, sse_text("Hello"));
     if (clean) {

@@ -122,18 +122,25 @@ std::string text_of(const std::vector<stream_event>& evs) {
 }
 
 uint64_t actor_fixture::stream(call_options opts, size_t capacity) {
+  (*streams)[next_call_id];
+  return stream_to(
+      std::make_shared<recording_sink>(streams, next_call_id, capacity),
+      std::move(opts));
+}
+
+uint64_t actor_fixture::stream_to(std::shared_ptr<stream_sink> sink,
+                                  call_options opts) {
   auto id = next_call_id++;
   auto out = outcomes;
   auto req = std::make_shared<chat_request>(*request);
   req->stream = true;
-  (*streams)[id];
   call_start cs;
   cs.id = id;
   cs.request = std::move(req);
   cs.options = std::move(opts);
   cs.done
       = [out, id](call_result r) { out->insert_or_assign(id, std::move(r)); };
-  cs.sink = std::make_shared<recording_sink>(streams, id, capacity);
+  cs.sink = std::move(sink);
   core->calls->started();
   caf::anon_send(router, call_atom::value, std::move(cs));
   consume_messages();

@@ -153,6 +153,10 @@ struct actor_fixture : ::test_coordinator_fixture<caf::actor_system_config> {
   /// returns the call id. `capacity` as for `recording_sink`.
   uint64_t stream(call_options opts = {}, size_t capacity = 0);
 
+  /// Starts a streamed call whose events go to `sink` and processes
+  /// messages; returns the call id.
+  uint64_t stream_to(std::shared_ptr<stream_sink> sink, call_options opts = {});
+
   /// The events streamed call `id` delivered so far.
   const std::vector<stream_event>& streamed(uint64_t id) const;
 
