@@ -151,6 +151,13 @@ void read_body(const json& body, chat_request& req) {
       req.temperature = expect_number(val, key, 0, 2);
     } else if (key == "top_p") {
       req.top_p = expect_number(val, key, 0, 1);
+    } else if (key == "presence_penalty" || key == "frequency_penalty") {
+      (key == "presence_penalty" ? req.presence_penalty : req.frequency_penalty)
+          = expect_number(val, key, -2, 2);
+    } else if (key == "seed") {
+      if (!val.is_number_integer())
+        fail(key, "expected an integer, got " + val.dump());
+      req.seed = val.get<int64_t>();
     } else if (key == "max_tokens" || key == "max_completion_tokens") {
       if (!val.is_number_integer() || val.get<int64_t>() < 1)
         fail(key, "expected a positive integer, got " + val.dump());

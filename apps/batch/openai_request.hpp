@@ -1,7 +1,7 @@
 #pragma once
 
 // The OpenAI chat-completions request body, read into the engine's model.
-// Kept apart from the batch runner: the gateway reads the same body.
+// Kept apart from the runner, so that it is tested on its own.
 
 #include "switchyard/expected.hpp"
 #include "switchyard/model.hpp"

@@ -3,6 +3,9 @@
 #include "api.hpp"
 #include "text.hpp"
 
+#include <map>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 namespace switchyard::gateway {
@@ -106,14 +109,20 @@ std::optional<client_error> read_messages(const json& msgs, chat_request& req) {
 }
 
 /// Fields both OpenAI endpoints read the same way; true when `key` was one.
+/// Like OpenAI, a null optional field counts as not given.
 bool common_field(const std::string& key, const json& v, parsed_call& call,
                   std::optional<client_error>& err) {
   auto& req = call.req;
-  auto number = [&](std::optional<double>& out) {
+  auto number = [&](std::optional<double>& out, int lo, int hi) {
+    if (v.is_null())
+      return;
     if (!v.is_number())
       err = bad_field(key, key + " must be a number");
+    else if (auto x = v.get<double>(); x < lo || x > hi)
+      err = bad_field(key, key + " must be between " + std::to_string(lo)
+                               + " and " + std::to_string(hi));
     else
-      out = v.get<double>();
+      out = x;
   };
   if (key == "model") {
     if (!v.is_string() || v.get_ref<const std::string&>().empty())
@@ -121,10 +130,16 @@ bool common_field(const std::string& key, const json& v, parsed_call& call,
     else
       call.route = v.get<std::string>();
   } else if (key == "temperature") {
-    number(req.temperature);
+    number(req.temperature, 0, 2);
   } else if (key == "top_p") {
-    number(req.top_p);
+    number(req.top_p, 0, 1);
+  } else if (key == "presence_penalty") {
+    number(req.presence_penalty, -2, 2);
+  } else if (key == "frequency_penalty") {
+    number(req.frequency_penalty, -2, 2);
   } else if (key == "max_tokens" || key == "max_completion_tokens") {
+    if (v.is_null())
+      return true;
     if (!v.is_number_integer() || v.get<int64_t>() < 1)
       err = bad_field(key, key + " must be a positive integer");
     else
@@ -144,9 +159,9 @@ bool common_field(const std::string& key, const json& v, parsed_call& call,
       err = bad_field("stop", "stop must be a string or strings");
     }
   } else if (key == "stream") {
-    if (!v.is_boolean())
+    if (!v.is_boolean() && !v.is_null())
       err = bad_field("stream", "stream must be a boolean");
-    else
+    else if (v.is_boolean())
       call.stream = v.get<bool>();
   } else if (key == "stream_options") {
     if (v.is_null())
@@ -158,28 +173,41 @@ bool common_field(const std::string& key, const json& v, parsed_call& call,
     for (auto it = v.begin(); it != v.end(); ++it) {
       if (it.key() == "include_usage" && it.value().is_boolean())
         call.include_usage = it.value().get<bool>();
-      else
+      else if (!(it.key() == "include_usage" && it.value().is_null()))
         err = bad_field("stream_options." + it.key(),
                         "unsupported field stream_options." + it.key());
     }
   } else if (key == "user") {
-    if (!v.is_string())
-      err = bad_field("user", "user must be a string");
-    else
+    if (v.is_string())
       req.user = v.get<std::string>();
+    else if (!v.is_null())
+      err = bad_field("user", "user must be a string");
   } else if (key == "seed") {
-    if (!v.is_number_integer())
+    if (v.is_number_integer())
+      req.seed = v.get<int64_t>();
+    else if (!v.is_null())
       err = bad_field("seed", "seed must be an integer");
-    else
-      req.extra["seed"] = v;
   } else if (key == "n") {
-    if (!v.is_number_integer() || v.get<int64_t>() != 1)
+    if (!v.is_null() && (!v.is_number_integer() || v.get<int64_t>() != 1))
       err = bad_field("n", "n must be 1: the gateway returns one choice");
   } else {
     return false;
   }
   return true;
 }
+
+} // namespace
+
+namespace {
+
+/// Chat fields the gateway takes only at their OpenAI default (which is
+/// what every provider does anyway); any other value is a 400.
+const std::map<std::string, json, std::less<>> default_only{
+    {"logprobs", false},
+    {"top_logprobs", 0},
+    {"parallel_tool_calls", true},
+    {"store", false},
+};
 
 } // namespace
 
@@ -210,6 +238,10 @@ expected<parsed_call, client_error> parse_openai_chat(std::string_view body) {
         err = bad_field("response_format", "response_format must be an object");
       else
         call.req.response_format = std::move(v);
+    } else if (auto def = default_only.find(key); def != default_only.end()) {
+      if (!v.is_null() && v != def->second)
+        err = bad_field(key, "unsupported field: " + key + " (only "
+                                 + def->second.dump() + " or null)");
     } else {
       err = bad_field(key, "unsupported field: " + key
                                + " (the gateway does not forward it)");

@@ -1,5 +1,8 @@
 #include "wire.hpp"
 
+#include <set>
+#include <string>
+
 #include <nlohmann/json.hpp>
 
 namespace switchyard::mock {
@@ -59,6 +62,29 @@ std::optional<std::string> read_model(const json& body, mock_request& out) {
   if (it == body.end() || !it->is_string())
     return "'model' is a required property and must be a string";
   out.model = it->get<std::string>();
+  return std::nullopt;
+}
+
+/// Like the real APIs, Anthropic's and Gemini's refuse a top-level member
+/// they do not know (OpenAI's ignore some); names the first such member.
+std::optional<std::string> unknown_member(const json& body, api kind) {
+  static const std::set<std::string, std::less<>> anthropic{
+      "model",          "messages",     "max_tokens",  "system",
+      "stop_sequences", "stream",       "temperature", "top_p",
+      "top_k",          "tools",        "tool_choice", "metadata",
+      "thinking",       "service_tier", "container",   "mcp_servers"};
+  static const std::set<std::string, std::less<>> gemini{
+      "contents",   "systemInstruction", "generationConfig", "tools",
+      "toolConfig", "safetySettings",    "cachedContent",    "labels"};
+  const auto& known = kind == api::gemini ? gemini : anthropic;
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (known.count(it.key()) != 0)
+      continue;
+    if (kind == api::gemini)
+      return "Invalid JSON payload received. Unknown name \"" + it.key()
+             + "\": Cannot find field.";
+    return it.key() + ": Extra inputs are not permitted";
+  }
   return std::nullopt;
 }
 
@@ -143,6 +169,8 @@ expected<mock_request> parse_request(const route& r, std::string_view body) {
       if ((err = read_model(doc, out)) || (err = read_chat_messages(doc, out)))
         return unexpected{std::move(*err)};
       if (r.kind == api::anthropic_messages) {
+        if ((err = unknown_member(doc, r.kind)))
+          return unexpected{std::move(*err)};
         if (auto sys = doc.find("system"); sys != doc.end())
           out.messages.insert(out.messages.begin(),
                               {"system", content_text(*sys)});
@@ -165,6 +193,8 @@ expected<mock_request> parse_request(const route& r, std::string_view body) {
     case api::gemini: {
       out.model = std::string{r.path_model};
       out.stream = r.path_stream;
+      if ((err = unknown_member(doc, r.kind)))
+        return unexpected{std::move(*err)};
       if (auto sys = doc.find("systemInstruction");
           sys != doc.end() && sys->is_object()) {
         if (auto parts = sys->find("parts"); parts != sys->end())

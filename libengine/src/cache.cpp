@@ -121,6 +121,12 @@ std::string cache_key(std::string_view route, std::string_view pin,
     out["top_p"] = *req.top_p;
   if (req.max_tokens)
     out["max_tokens"] = *req.max_tokens;
+  if (req.seed)
+    out["seed"] = *req.seed;
+  if (req.presence_penalty)
+    out["presence_penalty"] = *req.presence_penalty;
+  if (req.frequency_penalty)
+    out["frequency_penalty"] = *req.frequency_penalty;
   if (!req.stop.empty()) {
     // Stop sequences are a set: their order asks nothing different.
     auto stop = req.stop;

@@ -331,3 +331,19 @@ CAF_TEST(images map to blocks and the unexpressible is refused) {
   CAF_REQUIRE(!built.has_value());
   CAF_CHECK(built.error().message.find("t1") != std::string::npos);
 }
+
+CAF_TEST(sampling hints Anthropic lacks are left out) {
+  chat_request req;
+  req.messages = {msg(role::user, "hi")};
+  req.temperature = 0.2;
+  req.seed = 11;
+  req.presence_penalty = 0.25;
+  req.frequency_penalty = -0.5;
+  auto built = claude().build_request(req, claude_endpoint());
+  CAF_REQUIRE(built.has_value());
+  auto body = json::parse(built->body);
+  CAF_CHECK(!body.contains("seed"));
+  CAF_CHECK(!body.contains("presence_penalty"));
+  CAF_CHECK(!body.contains("frequency_penalty"));
+  CAF_CHECK_EQUAL(body["temperature"], 0.2);
+}

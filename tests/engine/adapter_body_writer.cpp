@@ -101,6 +101,9 @@ chat_request full_request(const std::string& s) {
   req.temperature = 0.7;
   req.top_p = 1.0;
   req.max_tokens = 64;
+  req.seed = -42;
+  req.presence_penalty = 0.5;
+  req.frequency_penalty = -1.0;
   req.stop = {s, "\n\n"};
   req.stream = true;
   req.tools = json::array(
@@ -123,6 +126,9 @@ json full_dom(const chat_request& req, const std::string& model) {
   body["temperature"] = *req.temperature;
   body["top_p"] = *req.top_p;
   body["max_tokens"] = *req.max_tokens;
+  body["seed"] = *req.seed;
+  body["presence_penalty"] = *req.presence_penalty;
+  body["frequency_penalty"] = *req.frequency_penalty;
   body["stop"] = req.stop;
   body["stream"] = true;
   body["stream_options"] = {{"include_usage", true}};
@@ -239,4 +245,24 @@ CAF_TEST(completions bodies carry the prompt in sorted order) {
       CAF_CHECK_EQUAL(parsed["user"], json::parse(dumped(json(s))));
     CAF_CHECK(parsed["prompt"].is_string());
   }
+}
+
+CAF_TEST(sampling hints go to the DOM path too) {
+  chat_request req;
+  req.messages = {message{role::user, "hi", {}, {}, {}, {}}};
+  req.seed = 7;
+  req.presence_penalty = 1.5;
+  req.frequency_penalty = 0.0;
+  auto written = body_of(provider_kind::openai_chat, req, openai_ep());
+  CAF_CHECK_EQUAL(written, R"({"frequency_penalty":0.0,"messages":[)"
+                           R"({"content":"hi","role":"user"}],)"
+                           R"("model":"gpt-4o-mini","presence_penalty":1.5,)"
+                           R"("seed":7})");
+  // With an extra member the body is built from a DOM: same members.
+  req.extra = {{"logit_bias", {{"1", 2}}}};
+  auto dom = json::parse(body_of(provider_kind::openai_chat, req, openai_ep()));
+  CAF_CHECK_EQUAL(dom["seed"], 7);
+  CAF_CHECK_EQUAL(dom["presence_penalty"], 1.5);
+  CAF_CHECK_EQUAL(dom["frequency_penalty"], 0.0);
+  CAF_CHECK_EQUAL(dom["logit_bias"]["1"], 2);
 }

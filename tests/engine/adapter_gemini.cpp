@@ -273,3 +273,18 @@ CAF_TEST(unexpressible requests are refused) {
   CAF_REQUIRE(!built.has_value());
   CAF_CHECK(built.error().message.find("model") != std::string::npos);
 }
+
+CAF_TEST(sampling hints go into the generation config) {
+  auto req = sample_request();
+  req.seed = 11;
+  req.presence_penalty = 0.25;
+  req.frequency_penalty = -0.5;
+  auto built = gemini().build_request(req, gemini_endpoint());
+  CAF_REQUIRE(built.has_value());
+  auto body = json::parse(built->body);
+  const auto& cfg = body["generationConfig"];
+  CAF_CHECK_EQUAL(cfg["seed"], 11);
+  CAF_CHECK_EQUAL(cfg["presencePenalty"], 0.25);
+  CAF_CHECK_EQUAL(cfg["frequencyPenalty"], -0.5);
+  CAF_CHECK(!body.contains("seed"));
+}

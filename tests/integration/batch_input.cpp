@@ -263,3 +263,36 @@ CAF_TEST(
     if (line["custom_id"] == odd_id)
       CAF_CHECK(!answer_text(line).empty());
 }
+
+CAF_TEST(sampling hints reach an Anthropic route without breaking it) {
+  temp_dir dir;
+  auto mock = start_mock();
+  json cfg{{"providers", {{"a", mock_provider(mock, "anthropic_messages")}}},
+           {"deployments", {{"d1", {{"provider", "a"}, {"model", "claude"}}}}},
+           {"routes", {{"chat", {{"targets", {"d1"}}}}}},
+           {"engine", {{"threads", 2}}}};
+  write_file(dir.file("config.json"), cfg.dump());
+  auto good = batch_request("good", "hello");
+  good["body"]["seed"] = 7;
+  good["body"]["presence_penalty"] = 0.5;
+  good["body"]["frequency_penalty"] = -0.5;
+  auto bad = batch_request("bad", "hello");
+  bad["body"]["presence_penalty"] = 5;
+  write_file(dir.file("in.jsonl"), good.dump() + "\n" + bad.dump() + "\n");
+  auto res = run_batch({"--config", dir.file("config.json"), "--input",
+                        dir.file("in.jsonl"), "--output", dir.file("out.jsonl"),
+                        "--quiet"});
+  CAF_CHECK_EQUAL(res.exit_code, 1);
+  auto out = read_output(dir.file("out.jsonl"));
+  CAF_REQUIRE_EQUAL(out.size(), 2u);
+  for (const auto& line : out) {
+    if (line["custom_id"] == "good") {
+      CAF_CHECK(line["error"].is_null());
+      CAF_CHECK_EQUAL(line["response"]["status_code"], 200);
+    } else {
+      auto msg = line["error"]["message"].get<std::string>();
+      CAF_CHECK_NOT_EQUAL(msg.find("body.presence_penalty"), std::string::npos);
+    }
+  }
+  CAF_CHECK_EQUAL(mock_total(mock), 1);
+}

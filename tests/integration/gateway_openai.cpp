@@ -175,6 +175,38 @@ CAF_TEST(tools and sampling fields are accepted and forwarded) {
   CAF_CHECK_EQUAL(res.status, 200);
 }
 
+CAF_TEST(sampling hints do not break a fallback to Anthropic) {
+  // The Anthropic mock, like Anthropic, refuses members it does not know.
+  rig r{json{{"x-mock-fault", "status=500"}}};
+  auto body = chat_body();
+  body["seed"] = 7;
+  body["presence_penalty"] = 0.5;
+  body["frequency_penalty"] = -0.5;
+  body["logprobs"] = false;
+  body["parallel_tool_calls"] = true;
+  // A null optional field counts as not given, as OpenAI takes it.
+  for (const char* key : {"temperature", "top_p", "max_tokens", "user", "n",
+                          "stop", "stream_options", "tool_choice"})
+    body[key] = nullptr;
+  for (bool stream : {false, true}) {
+    body["stream"] = stream;
+    auto res = r.chat(body);
+    CAF_CHECK_EQUAL(res.status, 200);
+    CAF_CHECK_EQUAL(res.header("x-switchyard-deployment").value_or(""),
+                    "secondary");
+  }
+  auto bad = chat_body();
+  bad["presence_penalty"] = 3;
+  auto res = r.chat(bad);
+  CAF_CHECK_EQUAL(res.status, 400);
+  CAF_CHECK_EQUAL(field_of(res, "/error/param"), "presence_penalty");
+  bad = chat_body();
+  bad["logprobs"] = true;
+  res = r.chat(bad);
+  CAF_CHECK_EQUAL(res.status, 400);
+  CAF_CHECK_EQUAL(field_of(res, "/error/param"), "logprobs");
+}
+
 CAF_TEST(a failing primary is invisible to the client) {
   rig r;
   for (int i = 0; i < 3; ++i)

@@ -260,6 +260,31 @@ CAF_TEST(unknown paths and invalid JSON get the provider error shapes) {
   CAF_CHECK_EQUAL(json(json::parse(g.body)["error"]["code"]), 400);
 }
 
+CAF_TEST(anthropic and gemini refuse members they do not know) {
+  json a = {{"model", "claude-x"},
+            {"max_tokens", 16},
+            {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  CAF_CHECK_EQUAL(http_post(url("/v1/messages"), a.dump()).status, 200);
+  a["seed"] = 7;
+  auto ra = http_post(url("/v1/messages"), a.dump());
+  CAF_CHECK_EQUAL(ra.status, 400);
+  CAF_CHECK_EQUAL(json(json::parse(ra.body)["error"]["message"]),
+                  "seed: Extra inputs are not permitted");
+  json g = {{"contents", {{{"role", "user"}, {"parts", {{{"text", "hi"}}}}}}},
+            {"generationConfig", {{"seed", 7}}}};
+  auto gpath = "/v1beta/models/g:generateContent";
+  CAF_CHECK_EQUAL(http_post(url(gpath), g.dump()).status, 200);
+  g["presence_penalty"] = 0.5;
+  auto rg = http_post(url(gpath), g.dump());
+  CAF_CHECK_EQUAL(rg.status, 400);
+  auto gmsg = json(json::parse(rg.body)["error"]["message"]).get<std::string>();
+  CAF_CHECK(gmsg.find("\"presence_penalty\"") != std::string::npos);
+  // OpenAI's shape stays lenient.
+  auto o = json::parse(chat_body("hi"));
+  o["seed"] = 7;
+  CAF_CHECK_EQUAL(http_post(url("/v1/chat/completions"), o.dump()).status, 200);
+}
+
 CAF_TEST(overlap makes a continuation repeat the end of the prefill) {
   json conv = {{"model", "gpt-4o-mini"},
                {"messages", {{{"role", "user"}, {"content", "Tell a story"}}}}};

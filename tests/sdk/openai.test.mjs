@@ -167,8 +167,15 @@ test('a primary that fails mid-test: the client sees only normal answers', async
   await resetStats(stack.primary);
   try {
     for (let i = 0; i < 3; i++) {
+      // OpenAI-only sampling hints must not make the Anthropic fallback fail.
       const { data, response } = await client.chat.completions
-        .create({ model: 'gpt-4o-mini', messages: ask(`During the failure ${i}`) })
+        .create({
+          model: 'gpt-4o-mini',
+          messages: ask(`During the failure ${i}`),
+          seed: 7,
+          presence_penalty: 0.5,
+          frequency_penalty: 0.25,
+        })
         .withResponse();
       assert.equal(response.status, 200);
       assert.equal(data.object, 'chat.completion', 'OpenAI JSON although Anthropic answered');

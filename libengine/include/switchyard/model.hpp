@@ -62,6 +62,12 @@ struct chat_request {
   std::optional<double> temperature;
   std::optional<double> top_p;
   std::optional<int64_t> max_tokens;
+  /// Sampling hints. OpenAI-family providers and Gemini get them; Anthropic
+  /// has none of them and gets the call without them (a seed is best effort
+  /// even where it exists), so a fallback to it does not fail on a hint.
+  std::optional<int64_t> seed;
+  std::optional<double> presence_penalty;
+  std::optional<double> frequency_penalty;
   std::vector<std::string> stop;
   bool stream = false;
   /// Passed through in OpenAI's shape (adapters translate where needed).

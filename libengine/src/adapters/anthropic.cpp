@@ -284,6 +284,7 @@ public:
       body["temperature"] = *req.temperature;
     if (req.top_p)
       body["top_p"] = *req.top_p;
+    // No seed or penalties: Anthropic has none (model.hpp).
     if (!req.stop.empty())
       body["stop_sequences"] = req.stop;
     if (req.stream)

@@ -127,6 +127,12 @@ expected<json, failure> generation_config(const chat_request& req) {
     cfg["topP"] = *req.top_p;
   if (req.max_tokens)
     cfg["maxOutputTokens"] = *req.max_tokens;
+  if (req.seed)
+    cfg["seed"] = *req.seed;
+  if (req.presence_penalty)
+    cfg["presencePenalty"] = *req.presence_penalty;
+  if (req.frequency_penalty)
+    cfg["frequencyPenalty"] = *req.frequency_penalty;
   if (!req.stop.empty())
     cfg["stopSequences"] = req.stop;
   if (!req.response_format.is_null()) {

@@ -189,6 +189,10 @@ expected<std::string, failure> openai_body(const chat_request& req,
   out += '{';
   bool first = true;
   // Members in nlohmann's (sorted) order.
+  if (req.frequency_penalty) {
+    key(out, "frequency_penalty", first);
+    append_json_number(out, *req.frequency_penalty);
+  }
   if (req.max_tokens) {
     key(out, "max_tokens", first);
     append_json_number(out, *req.max_tokens);
@@ -216,6 +220,10 @@ expected<std::string, failure> openai_body(const chat_request& req,
     key(out, "model", first);
     append_json_string(out, model);
   }
+  if (req.presence_penalty) {
+    key(out, "presence_penalty", first);
+    append_json_number(out, *req.presence_penalty);
+  }
   if (prompt != nullptr) {
     key(out, "prompt", first);
     append_json_string(out, *prompt);
@@ -223,6 +231,10 @@ expected<std::string, failure> openai_body(const chat_request& req,
   if (!req.response_format.is_null()) {
     key(out, "response_format", first);
     append_json(out, req.response_format);
+  }
+  if (req.seed) {
+    key(out, "seed", first);
+    append_json_number(out, *req.seed);
   }
   if (!req.stop.empty()) {
     key(out, "stop", first);

@@ -283,6 +283,12 @@ void add_openai_options(json& body, const chat_request& req) {
     body["top_p"] = *req.top_p;
   if (req.max_tokens)
     body["max_tokens"] = *req.max_tokens;
+  if (req.seed)
+    body["seed"] = *req.seed;
+  if (req.presence_penalty)
+    body["presence_penalty"] = *req.presence_penalty;
+  if (req.frequency_penalty)
+    body["frequency_penalty"] = *req.frequency_penalty;
   if (!req.stop.empty())
     body["stop"] = req.stop;
   if (req.stream) {
