@@ -186,10 +186,15 @@ expected<parsed_call, client_error> parse_anthropic(std::string_view body) {
           else
             err = bad_field(key, "stop_sequences: must be strings");
     } else if (key == "temperature" || key == "top_p") {
-      if (!v.is_number())
-        err = bad_field(key, key + ": must be a number");
+      if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1)
+        err = bad_field(key, key + ": must be a number from 0 to 1");
       else
         (key == "temperature" ? req.temperature : req.top_p) = v.get<double>();
+    } else if (key == "top_k") {
+      if (!v.is_number_integer() || v.get<int64_t>() < 1)
+        err = bad_field(key, "top_k: must be a positive integer");
+      else
+        req.top_k = v.get<int64_t>();
     } else if (key == "stream") {
       if (!v.is_boolean())
         err = bad_field(key, "stream: must be a boolean");

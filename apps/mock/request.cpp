@@ -66,8 +66,9 @@ std::optional<std::string> read_model(const json& body, mock_request& out) {
 }
 
 /// Like the real APIs, Anthropic's and Gemini's refuse a top-level member
-/// they do not know (OpenAI's ignore some); names the first such member.
-std::optional<std::string> unknown_member(const json& body, api kind) {
+/// they do not know (OpenAI's ignore some), and Anthropic's a temperature
+/// above 1; names the first such member.
+std::optional<std::string> refused_member(const json& body, api kind) {
   static const std::set<std::string, std::less<>> anthropic{
       "model",          "messages",     "max_tokens",  "system",
       "stop_sequences", "stream",       "temperature", "top_p",
@@ -85,6 +86,10 @@ std::optional<std::string> unknown_member(const json& body, api kind) {
              + "\": Cannot find field.";
     return it.key() + ": Extra inputs are not permitted";
   }
+  if (auto t = body.find("temperature"); kind == api::anthropic_messages
+                                         && t != body.end() && t->is_number()
+                                         && t->get<double>() > 1)
+    return std::string{"temperature: Input should be less than or equal to 1"};
   return std::nullopt;
 }
 
@@ -169,7 +174,7 @@ expected<mock_request> parse_request(const route& r, std::string_view body) {
       if ((err = read_model(doc, out)) || (err = read_chat_messages(doc, out)))
         return unexpected{std::move(*err)};
       if (r.kind == api::anthropic_messages) {
-        if ((err = unknown_member(doc, r.kind)))
+        if ((err = refused_member(doc, r.kind)))
           return unexpected{std::move(*err)};
         if (auto sys = doc.find("system"); sys != doc.end())
           out.messages.insert(out.messages.begin(),
@@ -193,7 +198,7 @@ expected<mock_request> parse_request(const route& r, std::string_view body) {
     case api::gemini: {
       out.model = std::string{r.path_model};
       out.stream = r.path_stream;
-      if ((err = unknown_member(doc, r.kind)))
+      if ((err = refused_member(doc, r.kind)))
         return unexpected{std::move(*err)};
       if (auto sys = doc.find("systemInstruction");
           sys != doc.end() && sys->is_object()) {

@@ -121,6 +121,8 @@ std::string cache_key(std::string_view route, std::string_view pin,
     out["top_p"] = *req.top_p;
   if (req.max_tokens)
     out["max_tokens"] = *req.max_tokens;
+  if (req.top_k)
+    out["top_k"] = *req.top_k;
   if (req.seed)
     out["seed"] = *req.seed;
   if (req.presence_penalty)

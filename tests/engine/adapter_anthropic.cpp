@@ -347,3 +347,15 @@ CAF_TEST(sampling hints Anthropic lacks are left out) {
   CAF_CHECK(!body.contains("frequency_penalty"));
   CAF_CHECK_EQUAL(body["temperature"], 0.2);
 }
+
+CAF_TEST(top k is sent and a temperature above 1 is served at 1) {
+  chat_request req;
+  req.messages = {msg(role::user, "hi")};
+  req.temperature = 1.5;
+  req.top_k = 40;
+  auto built = claude().build_request(req, claude_endpoint());
+  CAF_REQUIRE(built.has_value());
+  auto body = json::parse(built->body);
+  CAF_CHECK_EQUAL(body["temperature"], 1.0);
+  CAF_CHECK_EQUAL(body["top_k"], 40);
+}

@@ -279,6 +279,7 @@ CAF_TEST(sampling hints go into the generation config) {
   req.seed = 11;
   req.presence_penalty = 0.25;
   req.frequency_penalty = -0.5;
+  req.top_k = 40;
   auto built = gemini().build_request(req, gemini_endpoint());
   CAF_REQUIRE(built.has_value());
   auto body = json::parse(built->body);
@@ -286,5 +287,6 @@ CAF_TEST(sampling hints go into the generation config) {
   CAF_CHECK_EQUAL(cfg["seed"], 11);
   CAF_CHECK_EQUAL(cfg["presencePenalty"], 0.25);
   CAF_CHECK_EQUAL(cfg["frequencyPenalty"], -0.5);
+  CAF_CHECK_EQUAL(cfg["topK"], 40);
   CAF_CHECK(!body.contains("seed"));
 }

@@ -107,6 +107,7 @@ CAF_TEST(every field that changes the answer changes the key) {
   add("top_p", [](chat_request& r) { r.top_p = 0.9; });
   add("max_tokens", [](chat_request& r) { r.max_tokens = 101; });
   add("seed", [](chat_request& r) { r.seed = 3; });
+  add("top_k", [](chat_request& r) { r.top_k = 3; });
   add("presence_penalty", [](chat_request& r) { r.presence_penalty = 0.5; });
   add("frequency_penalty", [](chat_request& r) { r.frequency_penalty = 0.5; });
   add("stop", [](chat_request& r) { r.stop = {"a"}; });

@@ -117,6 +117,28 @@ CAF_TEST(an Anthropic client falling back stays in Anthropic shape) {
                   "overloaded");
 }
 
+CAF_TEST(top k is taken from Anthropic clients on either provider) {
+  // The OpenAI provider gets the call without top_k (it has none); the
+  // Anthropic one, reached by a fallback, with it.
+  rig r;
+  auto body = messages_body();
+  body["top_k"] = 40;
+  body["temperature"] = 0.5;
+  CAF_CHECK_EQUAL(r.messages(body).status, 200);
+  rig failing{json{{"x-mock-fault", "overloaded"}}};
+  auto res = failing.messages(body);
+  CAF_CHECK_EQUAL(res.status, 200);
+  CAF_CHECK_EQUAL(res.header("x-switchyard-provider").value_or(""),
+                  "anthropic");
+  body["top_k"] = 0;
+  res = r.messages(body);
+  CAF_CHECK_EQUAL(res.status, 400);
+  CAF_CHECK_EQUAL(field_of(res, "/error/type"), "invalid_request_error");
+  body = messages_body();
+  body["temperature"] = 1.5; // Anthropic's range is 0 to 1
+  CAF_CHECK_EQUAL(r.messages(body).status, 400);
+}
+
 CAF_TEST(an OpenAI client served by Anthropic gets OpenAI JSON) {
   mock_server anthropic = start_mock();
   auto gw = start_gateway(gateway_config(

@@ -184,10 +184,9 @@ CAF_TEST(sampling hints do not break a fallback to Anthropic) {
   body["frequency_penalty"] = -0.5;
   body["logprobs"] = false;
   body["parallel_tool_calls"] = true;
+  body["temperature"] = 1.5; // above Anthropic's 1
+
   // A null optional field counts as not given, as OpenAI takes it.
-  for (const char* key : {"temperature", "top_p", "max_tokens", "user", "n",
-                          "stop", "stream_options", "tool_choice"})
-    body[key] = nullptr;
   for (bool stream : {false, true}) {
     body["stream"] = stream;
     auto res = r.chat(body);
@@ -195,6 +194,12 @@ CAF_TEST(sampling hints do not break a fallback to Anthropic) {
     CAF_CHECK_EQUAL(res.header("x-switchyard-deployment").value_or(""),
                     "secondary");
   }
+  // A null optional field counts as not given, as OpenAI takes it.
+  body = chat_body();
+  for (const char* key : {"temperature", "top_p", "max_tokens", "user", "n",
+                          "stop", "stream_options", "tool_choice", "seed"})
+    body[key] = nullptr;
+  CAF_CHECK_EQUAL(r.chat(body).status, 200);
   auto bad = chat_body();
   bad["presence_penalty"] = 3;
   auto res = r.chat(bad);

@@ -265,6 +265,10 @@ CAF_TEST(anthropic and gemini refuse members they do not know) {
             {"max_tokens", 16},
             {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
   CAF_CHECK_EQUAL(http_post(url("/v1/messages"), a.dump()).status, 200);
+  a["temperature"] = 1.5;
+  auto hot = http_post(url("/v1/messages"), a.dump());
+  CAF_CHECK_EQUAL(hot.status, 400);
+  a.erase("temperature");
   a["seed"] = 7;
   auto ra = http_post(url("/v1/messages"), a.dump());
   CAF_CHECK_EQUAL(ra.status, 400);

@@ -68,6 +68,9 @@ struct chat_request {
   std::optional<int64_t> seed;
   std::optional<double> presence_penalty;
   std::optional<double> frequency_penalty;
+  /// Sample from the k likeliest tokens: Anthropic and Gemini have it; the
+  /// OpenAI family has not and gets the call without it.
+  std::optional<int64_t> top_k;
   std::vector<std::string> stop;
   bool stream = false;
   /// Passed through in OpenAI's shape (adapters translate where needed).

@@ -3,6 +3,8 @@
 
 #include "wire.hpp"
 
+#include <algorithm>
+
 namespace switchyard::wire {
 
 namespace {
@@ -280,10 +282,15 @@ public:
     if (!system.empty())
       body["system"] = system;
     body["messages"] = std::move(*messages);
+    // Anthropic's temperature goes up to 1, OpenAI's to 2: an OpenAI
+    // client's hotter request is served at Anthropic's hottest instead of
+    // being refused by a fallback.
     if (req.temperature)
-      body["temperature"] = *req.temperature;
+      body["temperature"] = std::min(*req.temperature, 1.0);
     if (req.top_p)
       body["top_p"] = *req.top_p;
+    if (req.top_k)
+      body["top_k"] = *req.top_k;
     // No seed or penalties: Anthropic has none (model.hpp).
     if (!req.stop.empty())
       body["stop_sequences"] = req.stop;

@@ -127,6 +127,8 @@ expected<json, failure> generation_config(const chat_request& req) {
     cfg["topP"] = *req.top_p;
   if (req.max_tokens)
     cfg["maxOutputTokens"] = *req.max_tokens;
+  if (req.top_k)
+    cfg["topK"] = *req.top_k;
   if (req.seed)
     cfg["seed"] = *req.seed;
   if (req.presence_penalty)
