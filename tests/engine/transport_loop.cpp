@@ -806,3 +806,63 @@ CAF_TEST(the transport writes nothing to stderr even with tls checks off) {
   auto loud = capture_stderr([&] { transport t{insecure}; });
   CAF_CHECK_EQUAL(loud, "");
 }
+
+CAF_TEST(a proxy in the environment is used and no_proxy is honoured) {
+  // The transport reads the proxy variables when it is made.
+  scripted_server proxy{
+      {{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nproxied"}}};
+  auto target = "http://127.0.0.1:" + std::to_string(closed_port()) + "/x";
+  setenv("http_proxy", proxy.url("").c_str(), 1);
+  {
+    transport tr;
+    auto sink = std::make_shared<recording_sink>();
+    tr.submit(get_job(target), sink);
+    CAF_REQUIRE(sink->wait());
+    CAF_CHECK_EQUAL(sink->result.response.body, "proxied");
+    CAF_CHECK_EQUAL(
+        proxy.last_request().rfind("GET " + target + " HTTP/1.1", 0), 0u);
+  }
+  setenv("no_proxy", "127.0.0.1", 1);
+  {
+    transport tr;
+    auto sink = std::make_shared<recording_sink>();
+    tr.submit(get_job(target), sink);
+    CAF_REQUIRE(sink->wait());
+    CAF_CHECK(sink->result.error == transport_error::connect_failed);
+  }
+  unsetenv("no_proxy");
+  unsetenv("http_proxy");
+  // Without a proxy variable the request goes straight to its host.
+  transport tr;
+  auto sink = std::make_shared<recording_sink>();
+  tr.submit(get_job(target), sink);
+  CAF_REQUIRE(sink->wait());
+  CAF_CHECK(sink->result.error == transport_error::connect_failed);
+  CAF_CHECK_EQUAL(proxy.accepted(), 1);
+}
+
+CAF_TEST(every url reaches its host whether the loop keeps it parsed or not ) {
+  // The loop keeps up to 256 URLs parsed; later ones, and one without a
+  // scheme (libcurl guesses http), go to libcurl as strings.
+  scripted_server srv{{{0ms, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                             "Connection: close\r\n\r\nok"}},
+                      true};
+  transport tr;
+  auto fetch = [&](const std::string& url, const std::string& path) {
+    auto sink = std::make_shared<recording_sink>();
+    tr.submit(get_job(url), sink);
+    CAF_REQUIRE(sink->wait());
+    CAF_CHECK(sink->result.error == transport_error::none);
+    CAF_CHECK_EQUAL(sink->result.response.body, "ok");
+    CAF_CHECK_EQUAL(srv.last_request().rfind("GET " + path + " HTTP/1.1", 0),
+                    0u);
+  };
+  for (int round = 0; round < 2; ++round)
+    for (int i = 0; i < 300; ++i) {
+      auto path = "/p" + std::to_string(i) + "?q=" + std::to_string(i % 7);
+      fetch(srv.url(path), path);
+    }
+  auto bare = srv.url("/bare").substr(std::string_view{"http://"}.size());
+  fetch(bare, "/bare");
+  CAF_CHECK_EQUAL(srv.accepted(), 601);
+}
