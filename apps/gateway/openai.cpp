@@ -196,10 +196,6 @@ bool common_field(const std::string& key, const json& v, parsed_call& call,
   return true;
 }
 
-} // namespace
-
-namespace {
-
 /// Chat fields the gateway takes only at their OpenAI default (which is
 /// what every provider does anyway); any other value is a 400.
 const std::map<std::string, json, std::less<>> default_only{
