@@ -25,7 +25,9 @@
 
 namespace switchyard::gateway {
 
-namespace {
+// A named namespace, not an anonymous one: http_server::impl (external
+// linkage) holds and captures these types.
+namespace server_detail {
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -645,7 +647,9 @@ void exchange_impl::on_disconnect(std::function<void()> f) {
   f();
 }
 
-} // namespace
+} // namespace server_detail
+
+using namespace server_detail;
 
 struct http_server::impl {
   impl(server_options opts, request_handler& handler)
