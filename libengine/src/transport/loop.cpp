@@ -28,7 +28,8 @@
 
 namespace switchyard::transport_detail {
 
-namespace {
+// Named, not anonymous: loop::impl (external linkage) holds these types.
+namespace loop_parts {
 
 /// Free transfers that keep their easy handle (and its buffers) for reuse.
 constexpr size_t max_pooled_handles = 1024;
@@ -116,7 +117,9 @@ std::string system_failure(const char* what) {
          + std::strerror(err) + ")";
 }
 
-} // namespace
+} // namespace loop_parts
+
+using namespace loop_parts;
 
 struct loop::impl {
   explicit impl(transport_config cfg) : cfg_(std::move(cfg)) {
