@@ -186,6 +186,10 @@ void read_body(const json& body, chat_request& req) {
       req.tools = val;
     } else if (key == "tool_choice") {
       req.tool_choice = val;
+    } else if (key == "parallel_tool_calls") {
+      if (!val.is_boolean())
+        fail(key, "expected a boolean, got " + std::string{type_name(val)});
+      req.parallel_tool_calls = val.get<bool>();
     } else if (key == "response_format") {
       if (!val.is_object())
         fail("response_format",

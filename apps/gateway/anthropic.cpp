@@ -130,6 +130,13 @@ std::optional<client_error> read_tool_choice(const json& tc,
                        {"function", {{"name", tc.value("name", "")}}}};
   else
     return bad_field("tool_choice", "unsupported tool_choice");
+  if (auto d = tc.find("disable_parallel_tool_use"); d != tc.end()) {
+    if (!d->is_boolean())
+      return bad_field("tool_choice",
+                       "tool_choice.disable_parallel_tool_use: must be a "
+                       "boolean");
+    req.parallel_tool_calls = !d->get<bool>();
+  }
   return std::nullopt;
 }
 

@@ -201,7 +201,6 @@ bool common_field(const std::string& key, const json& v, parsed_call& call,
 const std::map<std::string, json, std::less<>> default_only{
     {"logprobs", false},
     {"top_logprobs", 0},
-    {"parallel_tool_calls", true},
     {"store", false},
 };
 
@@ -229,6 +228,11 @@ expected<parsed_call, client_error> parse_openai_chat(std::string_view body) {
         call.req.tools = std::move(v);
     } else if (key == "tool_choice") {
       call.req.tool_choice = std::move(v);
+    } else if (key == "parallel_tool_calls") {
+      if (v.is_boolean())
+        call.req.parallel_tool_calls = v.get<bool>();
+      else if (!v.is_null())
+        err = bad_field(key, "parallel_tool_calls must be a boolean");
     } else if (key == "response_format") {
       if (!v.is_object() && !v.is_null())
         err = bad_field("response_format", "response_format must be an object");

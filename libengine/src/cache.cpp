@@ -139,6 +139,8 @@ std::string cache_key(std::string_view route, std::string_view pin,
   out["stream"] = req.stream;
   put(out, "tools", req.tools);
   put(out, "tool_choice", req.tool_choice);
+  if (req.parallel_tool_calls)
+    out["parallel_tool_calls"] = *req.parallel_tool_calls;
   put(out, "response_format", req.response_format);
   if (!req.user.empty())
     out["user"] = req.user;

@@ -359,3 +359,32 @@ CAF_TEST(top k is sent and a temperature above 1 is served at 1) {
   CAF_CHECK_EQUAL(body["temperature"], 1.0);
   CAF_CHECK_EQUAL(body["top_k"], 40);
 }
+
+CAF_TEST(serial tool use becomes disable_parallel_tool_use) {
+  chat_request req;
+  req.messages = {msg(role::user, "hi")};
+  req.tools = json::array(
+      {{{"type", "function"},
+        {"function", {{"name", "f"}, {"parameters", json::object()}}}}});
+  req.parallel_tool_calls = false;
+  auto body_with = [&](json choice) {
+    req.tool_choice = std::move(choice);
+    auto built = claude().build_request(req, claude_endpoint());
+    CAF_REQUIRE(built.has_value());
+    return json::parse(built->body);
+  };
+  // Without a choice: auto, made serial.
+  auto body = body_with(nullptr);
+  CAF_CHECK_EQUAL(
+      body["tool_choice"],
+      json({{"type", "auto"}, {"disable_parallel_tool_use", true}}));
+  body = body_with("required");
+  CAF_CHECK_EQUAL(body["tool_choice"],
+                  json({{"type", "any"}, {"disable_parallel_tool_use", true}}));
+  body = body_with("none");
+  CAF_CHECK_EQUAL(body["tool_choice"], json({{"type", "none"}}));
+  // Parallel allowed (or unset): no flag, no choice added.
+  req.parallel_tool_calls = true;
+  body = body_with(nullptr);
+  CAF_CHECK(!body.contains("tool_choice"));
+}

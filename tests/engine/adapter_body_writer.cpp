@@ -110,6 +110,7 @@ chat_request full_request(const std::string& s) {
       {{{"type", "function"},
         {"function", {{"name", "f"}, {"parameters", {{"type", "object"}}}}}}});
   req.tool_choice = "auto";
+  req.parallel_tool_calls = false;
   req.response_format = {{"type", "json_object"}};
   req.user = s;
   req.metadata = {{s, s}, {"b", "2"}, {"a", "1"}};
@@ -134,6 +135,7 @@ json full_dom(const chat_request& req, const std::string& model) {
   body["stream_options"] = {{"include_usage", true}};
   body["tools"] = req.tools;
   body["tool_choice"] = req.tool_choice;
+  body["parallel_tool_calls"] = false;
   body["response_format"] = req.response_format;
   if (!req.user.empty())
     body["user"] = req.user;
@@ -267,4 +269,17 @@ CAF_TEST(sampling hints go to the DOM path too) {
   CAF_CHECK_EQUAL(dom["frequency_penalty"], 0.0);
   CAF_CHECK_EQUAL(dom["logit_bias"]["1"], 2);
   CAF_CHECK(!dom.contains("top_k"));
+}
+
+CAF_TEST(parallel tool calls is sent only with tools) {
+  chat_request req;
+  req.messages = {message{role::user, "hi", {}, {}, {}, {}}};
+  req.parallel_tool_calls = false;
+  auto body
+      = json::parse(body_of(provider_kind::openai_chat, req, openai_ep()));
+  CAF_CHECK(!body.contains("parallel_tool_calls"));
+  req.tools
+      = json::array({{{"type", "function"}, {"function", {{"name", "f"}}}}});
+  body = json::parse(body_of(provider_kind::openai_chat, req, openai_ep()));
+  CAF_CHECK_EQUAL(body["parallel_tool_calls"], false);
 }

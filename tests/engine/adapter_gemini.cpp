@@ -280,6 +280,7 @@ CAF_TEST(sampling hints go into the generation config) {
   req.presence_penalty = 0.25;
   req.frequency_penalty = -0.5;
   req.top_k = 40;
+  req.parallel_tool_calls = false; // Gemini has no such switch
   auto built = gemini().build_request(req, gemini_endpoint());
   CAF_REQUIRE(built.has_value());
   auto body = json::parse(built->body);
@@ -289,4 +290,5 @@ CAF_TEST(sampling hints go into the generation config) {
   CAF_CHECK_EQUAL(cfg["frequencyPenalty"], -0.5);
   CAF_CHECK_EQUAL(cfg["topK"], 40);
   CAF_CHECK(!body.contains("seed"));
+  CAF_CHECK(!body.contains("parallel_tool_calls"));
 }

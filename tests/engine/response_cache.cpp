@@ -108,6 +108,8 @@ CAF_TEST(every field that changes the answer changes the key) {
   add("max_tokens", [](chat_request& r) { r.max_tokens = 101; });
   add("seed", [](chat_request& r) { r.seed = 3; });
   add("top_k", [](chat_request& r) { r.top_k = 3; });
+  add("parallel_tool_calls",
+      [](chat_request& r) { r.parallel_tool_calls = false; });
   add("presence_penalty", [](chat_request& r) { r.presence_penalty = 0.5; });
   add("frequency_penalty", [](chat_request& r) { r.frequency_penalty = 0.5; });
   add("stop", [](chat_request& r) { r.stop = {"a"}; });

@@ -139,6 +139,21 @@ CAF_TEST(top k is taken from Anthropic clients on either provider) {
   CAF_CHECK_EQUAL(r.messages(body).status, 400);
 }
 
+CAF_TEST(serial tool use from Anthropic clients is taken) {
+  rig r;
+  auto body = messages_body();
+  body["tools"]
+      = json::array({{{"name", "get_weather"},
+                      {"input_schema",
+                       {{"type", "object"}, {"properties", json::object()}}}}});
+  body["tool_choice"] = {{"type", "auto"}, {"disable_parallel_tool_use", true}};
+  CAF_CHECK_EQUAL(r.messages(body).status, 200);
+  body["tool_choice"]["disable_parallel_tool_use"] = "yes";
+  auto res = r.messages(body);
+  CAF_CHECK_EQUAL(res.status, 400);
+  CAF_CHECK_EQUAL(field_of(res, "/error/type"), "invalid_request_error");
+}
+
 CAF_TEST(an OpenAI client served by Anthropic gets OpenAI JSON) {
   mock_server anthropic = start_mock();
   auto gw = start_gateway(gateway_config(

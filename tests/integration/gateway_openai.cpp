@@ -178,8 +178,20 @@ CAF_TEST(tools and sampling fields are accepted and forwarded) {
   body["seed"] = 7;
   body["user"] = "u1";
   body["response_format"] = {{"type", "text"}};
+  body["parallel_tool_calls"] = false;
   auto res = r.chat(body);
   CAF_CHECK_EQUAL(res.status, 200);
+  // The same through a fallback to Anthropic, which takes serial tool use
+  // as its own tool_choice flag.
+  rig failing{json{{"x-mock-fault", "status=500"}}};
+  res = failing.chat(body);
+  CAF_CHECK_EQUAL(res.status, 200);
+  CAF_CHECK_EQUAL(res.header("x-switchyard-deployment").value_or(""),
+                  "secondary");
+  body["parallel_tool_calls"] = "no";
+  res = r.chat(body);
+  CAF_CHECK_EQUAL(res.status, 400);
+  CAF_CHECK_EQUAL(field_of(res, "/error/param"), "parallel_tool_calls");
 }
 
 CAF_TEST(sampling hints do not break a fallback to Anthropic) {

@@ -76,6 +76,11 @@ struct chat_request {
   /// Passed through in OpenAI's shape (adapters translate where needed).
   nlohmann::json tools;
   nlohmann::json tool_choice;
+  /// Whether the model may call several tools in one turn (OpenAI's
+  /// `parallel_tool_calls`, Anthropic's `disable_parallel_tool_use`); unset
+  /// leaves the provider's default, which allows it. Sent only with tools.
+  /// Gemini has no such switch and gets the call without it.
+  std::optional<bool> parallel_tool_calls;
   nlohmann::json response_format;
   std::string user;
   std::map<std::string, std::string> metadata;

@@ -301,10 +301,15 @@ public:
       if (!tools)
         return unexpected{tools.error()};
       body["tools"] = std::move(*tools);
-      if (!req.tool_choice.is_null()) {
-        auto choice = anthropic_tool_choice(req.tool_choice);
+      bool serial = req.parallel_tool_calls == false;
+      if (!req.tool_choice.is_null() || serial) {
+        auto choice = anthropic_tool_choice(
+            req.tool_choice.is_null() ? json("auto") : req.tool_choice);
         if (!choice)
           return unexpected{choice.error()};
+        // A choice of no tool has nothing to make serial.
+        if (serial && (*choice)["type"] != "none")
+          (*choice)["disable_parallel_tool_use"] = true;
         body["tool_choice"] = std::move(*choice);
       }
     }

@@ -220,6 +220,10 @@ expected<std::string, failure> openai_body(const chat_request& req,
     key(out, "model", first);
     append_json_string(out, model);
   }
+  if (req.parallel_tool_calls && has_tools(req)) {
+    key(out, "parallel_tool_calls", first);
+    out += *req.parallel_tool_calls ? "true" : "false";
+  }
   if (req.presence_penalty) {
     key(out, "presence_penalty", first);
     append_json_number(out, *req.presence_penalty);

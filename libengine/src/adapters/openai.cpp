@@ -300,6 +300,8 @@ void add_openai_options(json& body, const chat_request& req) {
     body["tools"] = req.tools;
     if (!req.tool_choice.is_null())
       body["tool_choice"] = req.tool_choice;
+    if (req.parallel_tool_calls)
+      body["parallel_tool_calls"] = *req.parallel_tool_calls;
   }
   if (!req.response_format.is_null())
     body["response_format"] = req.response_format;
