@@ -212,7 +212,7 @@ struct log_sink::impl {
     // `{"ts":...,"level":...,` comes from the pattern and here; the rest is
     // the object without its opening brace.
     auto body = j.dump(-1, ' ', false, ojson::error_handler_t::replace);
-    std::string line = "\"level\":\"";
+    std::string line = R"("level":")";
     line += to_string(l);
     line += "\",";
     line.append(body, 1, std::string::npos);
@@ -241,7 +241,7 @@ log_sink::open(const log_settings& s) {
       "switchyard", std::move(out), ptr->pool,
       spdlog::async_overflow_policy::overrun_oldest);
   ptr->logger->set_formatter(std::make_unique<spdlog::pattern_formatter>(
-      "{\"ts\":\"%Y-%m-%dT%H:%M:%S.%eZ\",%v", spdlog::pattern_time_type::utc));
+      R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ",%v)", spdlog::pattern_time_type::utc));
   ptr->logger->set_level(spd(s.level));
   ptr->logger->flush_on(spdlog::level::err);
   return std::shared_ptr<log_sink>{new log_sink(std::move(ptr))};
