@@ -188,6 +188,8 @@ expected<std::string, failure> openai_body(const chat_request& req,
   out.reserve(guess);
   out += '{';
   bool first = true;
+  // OpenAI rejects a tool_choice or parallel_tool_calls without tools.
+  bool tools = has_tools(req);
   // Members in nlohmann's (sorted) order.
   if (req.frequency_penalty) {
     key(out, "frequency_penalty", first);
@@ -220,7 +222,7 @@ expected<std::string, failure> openai_body(const chat_request& req,
     key(out, "model", first);
     append_json_string(out, model);
   }
-  if (req.parallel_tool_calls && has_tools(req)) {
+  if (tools && req.parallel_tool_calls) {
     key(out, "parallel_tool_calls", first);
     out += *req.parallel_tool_calls ? "true" : "false";
   }
@@ -260,8 +262,6 @@ expected<std::string, failure> openai_body(const chat_request& req,
     key(out, "temperature", first);
     append_json_number(out, *req.temperature);
   }
-  // OpenAI rejects a tool_choice without tools.
-  bool tools = has_tools(req);
   if (tools && !req.tool_choice.is_null()) {
     key(out, "tool_choice", first);
     append_json(out, req.tool_choice);

@@ -907,11 +907,10 @@ private:
   std::atomic<size_t> in_flight_{0};
   int wake_fd_ = -1;
 
+  // Loop thread only.
   /// Whether the environment names a proxy libcurl would use for http or
   /// https (read when the loop is made; libcurl reads it per transfer).
   bool env_proxy_ = proxy_in_environment();
-
-  // Loop thread only.
   int epoll_fd_ = -1;
   CURLM* multi_ = nullptr;
   /// Shared TLS session cache of all easy handles; null if unavailable.
