@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <pthread.h>
 #include <random>
 #include <sys/time.h>
 #include <unistd.h>
@@ -183,6 +184,7 @@ std::string redis_state::key(std::string_view kind, size_t idx) const {
 // -- the client thread --------------------------------------------------------
 
 void redis_state::run() {
+  pthread_setname_np(pthread_self(), "sy-redis");
   timespan backoff = milliseconds{50};
   time_point next_connect{};
   time_point next_poll{};

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <pthread.h>
 #include <sstream>
 
 namespace switchyard {
@@ -163,6 +164,7 @@ void snapshot_writer::stop() {
 }
 
 void snapshot_writer::run() {
+  pthread_setname_np(pthread_self(), "sy-snapshots");
   std::unique_lock lk{mtx_};
   while (!cv_.wait_for(lk, cfg_.interval, [this] { return stopping_; })) {
     lk.unlock();

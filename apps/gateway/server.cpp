@@ -15,6 +15,7 @@
 #include <atomic>
 #include <deque>
 #include <mutex>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <thread>
 #include <vector>
@@ -750,6 +751,8 @@ void http_server::run(std::function<void()> on_signal) {
   std::vector<std::thread> extra;
   for (auto& w : impl_->workers)
     extra.emplace_back([&loop = *w] {
+      // The first I/O thread is the main one, which keeps the program's name.
+      pthread_setname_np(pthread_self(), "sy-gateway-io");
       // Runs until stopped, connection or not.
       auto guard = net::make_work_guard(loop);
       loop.run();

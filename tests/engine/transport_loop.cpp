@@ -5,6 +5,8 @@
 #include <cctype>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <netinet/in.h>
 #include <optional>
@@ -865,4 +867,35 @@ CAF_TEST(every url reaches its host whether the loop keeps it parsed or not ) {
   auto bare = srv.url("/bare").substr(std::string_view{"http://"}.size());
   fetch(bare, "/bare");
   CAF_CHECK_EQUAL(srv.accepted(), 601);
+}
+
+CAF_TEST(each loop thread is named sy transport) {
+  // top -H, perf and the benchmarks' per-thread accounting tell the
+  // transport's CPU from the rest by this name.
+  auto named = [] {
+    int n = 0;
+    for (const auto& task :
+         std::filesystem::directory_iterator{"/proc/self/task"}) {
+      std::ifstream comm{task.path() / "comm"};
+      std::string name;
+      std::getline(comm, name);
+      n += name == "sy-transport" ? 1 : 0;
+    }
+    return n;
+  };
+  auto before = named();
+  {
+    transport_config cfg;
+    cfg.loops = 3;
+    transport tr{cfg};
+    CAF_REQUIRE_EQUAL(tr.loops(), 3u);
+    // A loop names itself as it starts: give it the moment it needs.
+    for (int i = 0; i < 200 && named() != before + 3; ++i)
+      std::this_thread::sleep_for(5ms);
+    CAF_CHECK_EQUAL(named(), before + 3);
+  }
+  // Joined; the kernel may list an exiting thread a moment longer.
+  for (int i = 0; i < 200 && named() != before; ++i)
+    std::this_thread::sleep_for(5ms);
+  CAF_CHECK_EQUAL(named(), before);
 }
