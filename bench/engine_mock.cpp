@@ -2,8 +2,10 @@
 // compared with the bare transport (switchyard::transport) sending the same
 // request bytes to the same mock. Both keep a fixed number of calls in
 // flight (each completion starts the next). Prints, for each, calls/s, CPU
-// µs per call of this process and the latency percentiles; then what the
-// engine adds (its JSON build + parse, actors, policies) over the transport.
+// µs per call of this process and the latency percentiles, and the CPU and
+// context switches per call of each thread name (the transport's loop
+// `sy-transport`, CAF's workers, ...); then what the engine adds (its JSON
+// build + parse, actors, policies) over the transport.
 //
 // Usage: bench-engine_mock [--seconds 5] [--in-flight 64] [--threads 2]
 // The mock is started from the directory of this binary and stopped by PID.
@@ -46,6 +48,10 @@ struct phase_result {
   double calls_per_s = 0;
   double cpu_us_per_call = 0;
   uint64_t errors = 0;
+  /// Calls measured, and the threads' usage at the window's ends.
+  double calls = 0;
+  thread_usages threads_before;
+  thread_usages threads_after;
   std::vector<timespan> latencies;
 };
 
@@ -66,12 +72,14 @@ public:
     std::this_thread::sleep_for(std::chrono::duration<double>(warmup_s));
     recording_ = true;
     auto c0 = completed_.load();
+    auto threads0 = thread_usage_now();
     auto cpu0 = cpu_seconds();
     auto t0 = clock_type::now();
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     auto c1 = completed_.load();
     auto cpu1 = cpu_seconds();
     auto t1 = clock_type::now();
+    auto threads1 = thread_usage_now();
     recording_ = false;
     stopping_ = true;
     for (int i = 0; i < 3000 && running_.load() > 0; ++i)
@@ -80,6 +88,9 @@ public:
     auto calls = static_cast<double>(c1 - c0);
     r.calls_per_s = calls / std::chrono::duration<double>(t1 - t0).count();
     r.cpu_us_per_call = (cpu1 - cpu0) * 1e6 / calls;
+    r.calls = calls;
+    r.threads_before = std::move(threads0);
+    r.threads_after = std::move(threads1);
     r.errors = errors_.load();
     std::lock_guard guard{mtx_};
     r.latencies = std::move(latencies_);
@@ -159,6 +170,7 @@ void print(const char* name, const phase_result& r) {
               us(quantile(r.latencies, 0.5)), us(quantile(r.latencies, 0.9)),
               us(quantile(r.latencies, 0.99)),
               static_cast<unsigned long long>(r.errors));
+  print_thread_usage(r.threads_before, r.threads_after, r.calls);
 }
 
 } // namespace

@@ -9,7 +9,8 @@
 #      connections, DURATION each, POST /v1/chat/completions (mock_chat.lua)
 #      to the mock directly, to nginx, to the gateway; with each proxy's own
 #      CPU per request (utime + stime from /proc/PID/stat over the wrk run /
-#      requests; nginx: the sum over its worker processes);
+#      requests; nginx: the sum over its worker processes), and the
+#      gateway's split by thread name (/proc/PID/task);
 #   2. latency at 1 connection: bench-http_latency, REQUESTS requests per
 #      target in alternating blocks, p50/p99 and what nginx and the gateway
 #      add over calling the mock directly;
@@ -164,11 +165,20 @@ cpu_ticks() { # utime + stime of the given PIDs, summed
   done
   echo "$sum"
 }
+# Per thread name of one process: utime + stime, summed ("name ticks" lines).
+thread_ticks() { # pid
+  local t
+  for t in /proc/"$1"/task/*; do
+    echo "$(tr ' ' _ <"$t/comm" 2>/dev/null) $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null)"
+  done | awk 'NF == 2 { s[$1] += $2 } END { for (k in s) print k, s[k] }' | sort
+}
 declare -A rps cpu_us mock_us non2xx wrk_avg
+gateway_threads=""
 measure() { # name url proxy-pids...
   local name="$1" url="$2"
   shift 2
   local b_proxy=0 a_proxy=0 b_mock a_mock report n
+  [[ "$name" = gateway ]] && thread_ticks "$1" >"$tmp/threads-before.txt"
   [[ $# -gt 0 ]] && b_proxy="$(cpu_ticks "$@")"
   b_mock="$(cpu_ticks "$mock_pid")"
   report="$(wrk -t"$wrk_threads" -c"$connections" -d"$duration" -s "$here/mock_chat.lua" "${url%/v1/chat/completions}")"
@@ -176,6 +186,11 @@ measure() { # name url proxy-pids...
   [[ $# -gt 0 ]] && a_proxy="$(cpu_ticks "$@")"
   echo "$report" >"$tmp/wrk-$name.txt"
   n="$(awk '/requests in/ {print $1}' <<<"$report")"
+  if [[ "$name" = gateway ]]; then
+    thread_ticks "$1" >"$tmp/threads-after.txt"
+    gateway_threads="$(join "$tmp/threads-before.txt" "$tmp/threads-after.txt" \
+      | awk -v hz="$hz" -v n="$n" 'n > 0 && $3 > $2 { printf "%s %.1f, ", $1, ($3 - $2) * 1e6 / hz / n }')"
+  fi
   rps[$name]="$(awk '/^Requests\/sec/ {print $2}' <<<"$report")"
   wrk_avg[$name]="$(awk '/^    Latency/ {print $2}' <<<"$report")"
   non2xx[$name]="$(awk '/Non-2xx/ {print $NF}' <<<"$report")"
@@ -226,6 +241,11 @@ for t in direct nginx gateway; do
     "$(awk -v a="$p99" -v b="$d99" 'BEGIN {printf "%+.1f", a - b}')" \
     "$f50" "$(awk -v a="$f50" -v b="$df50" 'BEGIN {printf "%+.1f", a - b}')"
 done
+echo
+# Where the gateway's CPU goes (the wrk run, per thread name): sy-transport is
+# the libcurl loop, caf.multiplexer CAF's workers (which also write answers to
+# the client sockets), switchyard-gate and sy-gateway-io the HTTP server.
+echo "gateway CPU us/req by thread: ${gateway_threads%, }"
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 gw_added_p50="$(awk -v a="$(col "$tmp/latency.txt" gateway 4)" -v b="$(col "$tmp/latency.txt" direct 4)" 'BEGIN {printf "%.1f", a - b}')"
