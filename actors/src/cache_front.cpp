@@ -34,6 +34,9 @@ struct cache_front::flight {
   uint64_t upstream_id = 0;
   /// Callers registered in `by_caller_` (guarded by the front's mutex).
   std::vector<uint64_t> ids;
+  /// Joiners cancelled after they registered and before they were in
+  /// `waiters`: each takes its `cancelled` answer instead of waiting.
+  std::vector<uint64_t> cancelled_joiners;
   std::vector<std::shared_ptr<waiter>> waiters;
   /// Streams: the events so far, text and tool-call pieces merged (what a
   /// late joiner is replayed, and what the cache stores).
@@ -213,11 +216,21 @@ bool cache_front::start(uint64_t id, time_point start, chat_request& req,
     if (joined) {
       w->outcome = cache_outcome::coalesced;
       w->caught_up = false;
+      if (join_hook_)
+        join_hook_(id);
+      bool cancelled = false;
       {
         std::lock_guard guard{joined->mtx};
-        joined->waiters.push_back(w);
+        // A cancel that came since the registration above did not find
+        // this caller among the waiters: it left a note instead.
+        cancelled = std::erase(joined->cancelled_joiners, id) > 0;
+        if (!cancelled)
+          joined->waiters.push_back(w);
       }
-      post_([this, joined, w] { catch_up(joined, w); });
+      if (cancelled)
+        post_([this, w] { deliver_cancelled(*w); });
+      else
+        post_([this, joined, w] { catch_up(joined, w); });
       return true;
     }
   }
@@ -259,6 +272,16 @@ void cache_front::deliver_hit(const std::shared_ptr<waiter>& w,
     res.cache = cache_outcome::hit;
     w->done(std::move(res));
   }
+  core_->calls->ended();
+}
+
+void cache_front::deliver_cancelled(waiter& w) {
+  call_error err;
+  err.failure = cancelled_failure();
+  if (w.sink)
+    w.sink->on_event(stream_error{err.failure, {}});
+  else
+    w.done(unexpected{std::move(err)});
   core_->calls->ended();
 }
 
@@ -420,18 +443,19 @@ bool cache_front::cancel(uint64_t id) {
     std::lock_guard guard{f->mtx};
     auto i = std::find_if(f->waiters.begin(), f->waiters.end(),
                           [id](const auto& w) { return w->id == id; });
-    if (i == f->waiters.end() || !(*i)->active)
+    if (i == f->waiters.end()) {
+      // A joiner between its registration and its wait (`start`), which
+      // reads the note. (Or a caller that had its answer while the flight
+      // goes on: nobody reads that note, and it goes with the flight.)
+      f->cancelled_joiners.push_back(id);
+      return true;
+    }
+    if (!(*i)->active)
       return true;
     auto w = *i;
     w->active = false;
     f->waiters.erase(i);
-    call_error err;
-    err.failure = cancelled_failure();
-    if (w->sink)
-      w->sink->on_event(stream_error{err.failure, {}});
-    else
-      w->done(unexpected{std::move(err)});
-    core_->calls->ended();
+    deliver_cancelled(*w);
     if (f->waiters.empty() && !f->ended && !f->abandoned) {
       f->abandoned = abandon = true;
       forget(*f);

@@ -67,6 +67,13 @@ public:
   /// The cache's counters.
   response_cache::counters stats() const;
 
+  /// Tests only: runs `f` with a joiner's id after the joiner is registered
+  /// as a caller of the shared call and before it waits on it (set before
+  /// any call starts).
+  void set_join_hook(std::function<void(uint64_t)> f) {
+    join_hook_ = std::move(f);
+  }
+
   struct flight;
   struct waiter;
 
@@ -75,6 +82,8 @@ private:
 
   void on_event(const std::shared_ptr<flight>& f, const stream_event& ev);
   void deliver_hit(const std::shared_ptr<waiter>& w, const cached_answer& hit);
+  /// Gives caller `w` its `cancelled` answer and counts it ended.
+  void deliver_cancelled(waiter& w);
   void catch_up(const std::shared_ptr<flight>& f,
                 const std::shared_ptr<waiter>& w);
   void on_result(const std::shared_ptr<flight>& f, call_result r);
@@ -93,6 +102,7 @@ private:
   std::unordered_map<std::string, std::shared_ptr<flight>> inflight_;
   /// The flight each caller of a shared flight waits on.
   std::unordered_map<uint64_t, std::shared_ptr<flight>> by_caller_;
+  std::function<void(uint64_t)> join_hook_;
 };
 
 } // namespace switchyard

@@ -498,6 +498,14 @@ bool testing::crash_provider(engine& eng, std::string_view deployment) {
   return true;
 }
 
+bool testing::on_cache_join(engine& eng, std::function<void(uint64_t)> f) {
+  auto& d = engine_access::of(eng);
+  if (!d.cache)
+    return false;
+  d.cache->set_join_hook(std::move(f));
+  return true;
+}
+
 const engine_config& engine::config() const noexcept {
   return *impl_->config;
 }

@@ -4,6 +4,7 @@
 // count them), a stored answer is served without upstream, bypass and
 // temperature rules, cancelled callers of a shared call.
 #include "integration/support_engine.hpp"
+#include "testing.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -260,6 +261,30 @@ CAF_TEST(a cancelled caller does not cancel the shared call) {
   auto hit = r.eng->complete(question()).get();
   CAF_REQUIRE(hit.has_value());
   CAF_CHECK(hit->cache == cache_outcome::hit);
+  CAF_CHECK_EQUAL(r.total(), 1);
+}
+
+CAF_TEST(a caller cancelled while it joins gets its cancelled answer) {
+  // The cancel comes after the joiner registered as a caller of the shared
+  // call and before it waits on it: it still ends that caller at once, and
+  // only that one.
+  rig r;
+  auto* eng = r.eng.get();
+  std::atomic<int> joins{0};
+  CAF_REQUIRE(testing::on_cache_join(*eng, [eng, &joins](uint64_t id) {
+    ++joins;
+    eng->cancel(id);
+  }));
+  auto leader = eng->complete(question());
+  auto joiner = eng->complete(question());
+  CAF_REQUIRE(joiner.wait_for(1s) == std::future_status::ready);
+  auto res = joiner.get();
+  CAF_CHECK_EQUAL(joins.load(), 1);
+  CAF_REQUIRE(!res.has_value());
+  CAF_CHECK(res.error().failure.cls == error_class::cancelled);
+  auto lead = leader.get();
+  CAF_REQUIRE(lead.has_value());
+  CAF_CHECK(lead->cache == cache_outcome::miss);
   CAF_CHECK_EQUAL(r.total(), 1);
 }
 
