@@ -102,8 +102,9 @@ inline thread_usages thread_usage_now() {
 }
 
 /// Prints, per thread name, what its threads spent per call between `before`
-/// and `after`: CPU µs (user + system) and context switches. Threads that
-/// ended in between are missing from `after` and are left out.
+/// and `after`: CPU µs (user + system) and context switches. Only threads
+/// alive at both ends count in full: one that ended in between is missing
+/// from `after`, and its name then shows less than its threads spent.
 inline void print_thread_usage(const thread_usages& before,
                                const thread_usages& after, double calls) {
   if (calls <= 0)
@@ -116,11 +117,15 @@ inline void print_thread_usage(const thread_usages& before,
     auto sys = (a.sys_s - b.sys_s) * 1e6 / calls;
     if (user + sys < 0.05)
       continue;
-    std::printf("      %-16s %6.1f us CPU/call (user %5.1f, sys %5.1f)  "
-                "switches/call: %.3f voluntary, %.3f involuntary\n",
-                name.c_str(), user + sys, user, sys,
-                static_cast<double>(a.voluntary - b.voluntary) / calls,
-                static_cast<double>(a.involuntary - b.involuntary) / calls);
+    std::printf(
+        "      %-16s %6.1f us CPU/call (user %5.1f, sys %5.1f)  "
+        "switches/call: %.3f voluntary, %.3f involuntary\n",
+        name.c_str(), user + sys, user, sys,
+        (static_cast<double>(a.voluntary) - static_cast<double>(b.voluntary))
+            / calls,
+        (static_cast<double>(a.involuntary)
+         - static_cast<double>(b.involuntary))
+            / calls);
   }
 }
 
